@@ -1,0 +1,117 @@
+// GatewayConfig: the validated configuration of one braid-proxy.
+//
+// Loaded from JSON (docs/configuration.md is the reference for every key);
+// relative paths are resolved against the directory of the config file.
+// A GatewayConfig is immutable once loaded and shared between threads as
+// std::shared_ptr<const GatewayConfig>; a reload builds a new one.
+#ifndef BRAID_PROXY_CONFIG_GATEWAY_CONFIG_H_
+#define BRAID_PROXY_CONFIG_GATEWAY_CONFIG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace braid::proxy {
+
+using Duration = std::chrono::milliseconds;
+
+// A "host:port" endpoint as written. `host` is an IP literal (IPv6 without
+// brackets) or, where the key allows it, a DNS name.
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+  std::string ToString() const;  // "host:port", "[v6]:port"
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+struct IdentityConfig {
+  std::string cert;  // absolute paths after loading
+  std::string key;
+  std::string ca;
+};
+
+struct TunnelConfig {
+  Endpoint listen;                 // where peers' lanes connect; port may be 0 in tests
+  uint32_t lanes = 0;              // 0 = one per core (resolved at start)
+  Duration idle_timeout{60'000};   // tear a tunnel down after this long with no flows
+  Duration handshake_timeout{10'000};
+  Duration keepalive_interval{5'000};  // PING on every lane this often when idle
+  Duration keepalive_timeout{15'000};  // a lane silent this long is dead
+  uint64_t key_update_records = uint64_t{1} << 23;  // send a KeyUpdate before this many records
+  uint32_t flow_window_bytes = 4u << 20;  // per-flow credit (and reassembly bound) each way
+};
+
+struct PeerConfig {
+  std::string name;     // the name in the peer's certificate (DNS SAN)
+  Endpoint address;     // where to dial it; a name is resolved here
+  friend bool operator==(const PeerConfig&, const PeerConfig&) = default;
+};
+
+struct ServiceConfig {
+  std::string name;
+  Endpoint listen;      // local listener (IP literal)
+  std::string peer;     // a PeerConfig name
+  Endpoint target;      // IP or DNS name, resolved on the far gateway
+  friend bool operator==(const ServiceConfig&, const ServiceConfig&) = default;
+};
+
+struct PolicyConfig {
+  std::string file;     // the SFT; SIGHUP reloads it
+};
+
+struct AdminConfig {
+  std::optional<Endpoint> listen;  // absent: no admin endpoint
+};
+
+struct LimitsConfig {
+  uint32_t max_flows = 10'000;            // live flows per gateway
+  uint32_t max_flows_per_source = 1'000;  // live flows per source address
+  Duration connect_timeout{10'000};       // egress: connect to the target
+  Duration open_timeout{15'000};          // ingress: wait for OPEN_OK/REFUSED
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error, off
+  bool json = false;           // JSON log lines
+};
+
+struct GatewayConfig {
+  std::string name;             // this gateway's name (must match its certificate)
+  std::string source_path;      // the file it was loaded from
+  IdentityConfig identity;
+  TunnelConfig tunnel;
+  std::vector<PeerConfig> peers;
+  std::vector<ServiceConfig> services;
+  PolicyConfig policy;
+  AdminConfig admin;
+  LimitsConfig limits;
+  LogConfig log;
+
+  const PeerConfig* FindPeer(const std::string& peer_name) const;
+};
+
+// ParseDuration reads "60s", "500ms", "2m", "1h" (a non-negative integer and
+// a unit). Returns nullopt for anything else.
+std::optional<Duration> ParseDuration(const std::string& text);
+
+// ParseEndpoint reads "host:port" or "[v6]:port". With allow_name false the
+// host must be an IP literal. Returns nullopt on error.
+std::optional<Endpoint> ParseEndpoint(const std::string& text, bool allow_name);
+
+// LoadGatewayConfig reads and validates a config file. Every error is
+// reported (one per line, `FILE: KEY.PATH: what is wrong`); referenced files
+// (identity, policy) must exist and be readable. Nothing is started.
+absl::StatusOr<GatewayConfig> LoadGatewayConfig(const std::string& path);
+
+// ParseGatewayConfig validates JSON text; relative paths are resolved
+// against `base_dir`; files are not opened.
+absl::StatusOr<GatewayConfig> ParseGatewayConfig(const std::string& json_text, const std::string& source,
+                                                 const std::string& base_dir);
+
+}  // namespace braid::proxy
+
+#endif  // BRAID_PROXY_CONFIG_GATEWAY_CONFIG_H_

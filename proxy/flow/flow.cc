@@ -1,0 +1,162 @@
+#include "proxy/flow/flow.h"
+
+#include <algorithm>
+#include <array>
+#include <vector>
+
+#include "proxy/tunnel/tunnel.h"
+#include "proxy/wire/frame_codec.h"
+
+namespace braid::proxy {
+namespace {
+
+// Frames filled by one read of the host socket (one readv).
+constexpr size_t kFramesPerRead = 4;
+// The host-side write buffer: bytes leave the ReassemblyBuffer in chunks of
+// at most this much, so the buffer's views never outlive a write.
+constexpr size_t kWriteChunk = 256 * 1024;
+
+}  // namespace
+
+Flow::Flow(uint32_t id, Side side, tcp::socket host, FlowKey key, std::string target, std::string rule,
+           std::weak_ptr<Tunnel> tunnel, ReassemblyBuffer::Limits limits)
+    : id_(id),
+      side_(side),
+      host_(std::move(host)),
+      key_(std::move(key)),
+      target_(std::move(target)),
+      rule_(std::move(rule)),
+      tunnel_(std::move(tunnel)),
+      rx_(limits),
+      credit_wake_(host_.get_executor(), asio::steady_timer::time_point::max()),
+      data_wake_(host_.get_executor(), asio::steady_timer::time_point::max()),
+      started_(std::chrono::steady_clock::now()) {}
+
+void Flow::Start(uint64_t byte_limit, uint64_t seq_limit) {
+  tx_byte_limit_ = byte_limit;
+  tx_seq_limit_ = seq_limit;
+  boost::system::error_code ignored;
+  host_.set_option(tcp::no_delay(true), ignored);
+  asio::co_spawn(host_.get_executor(), [self = shared_from_this()] { return self->HostToTunnel(); }, asio::detached);
+  asio::co_spawn(host_.get_executor(), [self = shared_from_this()] { return self->TunnelToHost(); }, asio::detached);
+}
+
+void Flow::OnCredit(uint64_t byte_limit, uint64_t seq_limit) {
+  tx_byte_limit_ = std::max(tx_byte_limit_, byte_limit);
+  tx_seq_limit_ = std::max(tx_seq_limit_, seq_limit);
+  credit_wake_.cancel();
+}
+
+void Flow::OnReceived() { data_wake_.cancel(); }
+
+void Flow::ResetHost() {
+  boost::system::error_code ignored;
+  if (!host_.is_open()) return;
+  // SO_LINGER with a zero timeout makes close() send RST: the host sees a
+  // reset, never a clean end of stream.
+  host_.set_option(asio::socket_base::linger(true, 0), ignored);
+  host_.close(ignored);
+}
+
+void Flow::Abort(CloseReason reason, std::string detail) {
+  if (ended_) return;
+  ended_ = true;
+  ResetHost();
+  credit_wake_.cancel();
+  data_wake_.cancel();
+  if (auto t = tunnel_.lock()) t->OnFlowEnded(*this, reason, std::move(detail));
+}
+
+void Flow::MaybeEnd() {
+  if (ended_ || !tx_done_ || !rx_done_) return;
+  ended_ = true;
+  boost::system::error_code ignored;
+  host_.close(ignored);
+  if (auto t = tunnel_.lock()) t->OnFlowEnded(*this, CloseReason::kCompleted, "");
+}
+
+asio::awaitable<void> Flow::HostToTunnel() {
+  auto self = shared_from_this();
+  std::array<std::string, kFramesPerRead> frames;
+  std::array<asio::mutable_buffer, kFramesPerRead> buffers;
+  while (!ended_) {
+    const uint64_t byte_room = tx_byte_limit_ > tx_bytes_ ? tx_byte_limit_ - tx_bytes_ : 0;
+    const uint64_t seq_room = tx_seq_limit_ > tx_seq_ ? tx_seq_limit_ - tx_seq_ : 0;
+    if (byte_room == 0 || seq_room == 0) {
+      // Out of credit: stop reading, so the host's TCP window closes.
+      credit_wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await credit_wake_.async_wait(kAsTuple);
+      continue;
+    }
+    size_t count = 0;
+    uint64_t left = byte_room;
+    while (count < kFramesPerRead && count < seq_room && left > 0) {
+      const size_t payload = static_cast<size_t>(std::min<uint64_t>(left, wire::kMaxPayload));
+      frames[count].resize(wire::kHeaderSize + payload);
+      buffers[count] = asio::buffer(frames[count].data() + wire::kHeaderSize, payload);
+      left -= payload;
+      ++count;
+    }
+    auto [ec, n] = co_await host_.async_read_some(std::span(buffers.data(), count), kAsTuple);
+    if (ended_) co_return;
+    auto tunnel = tunnel_.lock();
+    if (!tunnel) {
+      Abort(CloseReason::kTunnelLost, "tunnel gone");
+      co_return;
+    }
+    if (ec == asio::error::eof) {
+      tunnel->SendFin(*this, tx_seq_);
+      tx_done_ = true;
+      MaybeEnd();
+      co_return;
+    }
+    if (ec) {
+      tunnel->SendRst(*this, wire::ResetReason::kHostReset, ec.message());
+      Abort(CloseReason::kHostReset, "host: " + ec.message());
+      co_return;
+    }
+    for (size_t i = 0; i < count && n > 0; ++i) {
+      const size_t take = std::min(n, frames[i].size() - wire::kHeaderSize);
+      frames[i].resize(wire::kHeaderSize + take);
+      (void)EncodeDataHeader(id_, tx_seq_++, take, std::span<char, wire::kHeaderSize>(frames[i].data(), wire::kHeaderSize));
+      tx_bytes_ += take;
+      n -= take;
+      tunnel->SendData(*this, std::move(frames[i]));
+      frames[i] = std::string();
+    }
+  }
+}
+
+asio::awaitable<void> Flow::TunnelToHost() {
+  auto self = shared_from_this();
+  std::vector<char> buf;
+  while (!ended_) {
+    if (rx_.readable_bytes() == 0) {
+      if (rx_.IsFinished()) {
+        boost::system::error_code ignored;
+        host_.shutdown(tcp::socket::shutdown_send, ignored);
+        rx_done_ = true;
+        MaybeEnd();
+        co_return;
+      }
+      data_wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await data_wake_.async_wait(kAsTuple);
+      continue;
+    }
+    if (buf.empty()) buf.resize(kWriteChunk);
+    const size_t n = rx_.Read(std::span<char>(buf.data(), buf.size()));
+    uint64_t byte_limit = 0, seq_limit = 0;
+    if (rx_.MaybeGrantCredit(&byte_limit, &seq_limit)) {
+      if (auto t = tunnel_.lock()) t->SendCredit(*this, byte_limit, seq_limit);
+    }
+    auto [ec, written] = co_await asio::async_write(host_, asio::buffer(buf.data(), n), kAsTuple);
+    if (ended_) co_return;
+    if (ec) {
+      if (auto t = tunnel_.lock()) t->SendRst(*this, wire::ResetReason::kHostReset, ec.message());
+      Abort(CloseReason::kHostReset, "host: " + ec.message());
+      co_return;
+    }
+  }
+}
+
+}  // namespace braid::proxy

@@ -1,0 +1,89 @@
+// Flow: one host TCP connection carried over a tunnel, both directions.
+//
+// A flow lives on the control worker with its tunnel and is owned by the
+// tunnel's flow table. Two coroutines move its bytes:
+//   - HostToTunnel reads the host socket straight into DATA frames, within the
+//     credit the peer granted (so a slow destination pushes back all the way
+//     to this host's TCP window), and ends with FIN on EOF or RST on error;
+//   - TunnelToHost writes what the ReassemblyBuffer releases, in order, to
+//     the host, grants credit as bytes leave, and half-closes the host's
+//     socket only when the peer's FIN and every byte before it have arrived.
+// An abort in either direction, or from the tunnel, resets the host socket
+// (SO_LINGER 0): a truncated stream never looks like a finished one.
+//
+// Memory: receive side bounded by the ReassemblyBuffer window, send side by
+// the credit the peer grants (flow_window_bytes each way).
+#ifndef BRAID_PROXY_FLOW_FLOW_H_
+#define BRAID_PROXY_FLOW_FLOW_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "braid/flow_key.h"
+#include "braid/wire.h"
+#include "proxy/flow/close_reason.h"
+#include "proxy/runtime/asio.h"
+#include "proxy/stripe/reassembly_buffer.h"
+
+namespace braid::proxy {
+
+class Tunnel;
+
+class Flow : public std::enable_shared_from_this<Flow> {
+ public:
+  enum class Side : uint8_t { kIngress, kEgress };
+
+  Flow(uint32_t id, Side side, tcp::socket host, FlowKey key, std::string target, std::string rule,
+       std::weak_ptr<Tunnel> tunnel, ReassemblyBuffer::Limits limits);
+
+  uint32_t id() const { return id_; }
+  Side side() const { return side_; }
+  const FlowKey& key() const { return key_; }
+  const std::string& target() const { return target_; }
+  ReassemblyBuffer& rx() { return rx_; }
+
+  // Start begins carrying data once the peer's initial credit is known.
+  void Start(uint64_t byte_limit, uint64_t seq_limit);
+  // OnCredit raises the send limits (a smaller, reordered one is ignored).
+  void OnCredit(uint64_t byte_limit, uint64_t seq_limit);
+  // Wake TunnelToHost after DATA or FIN was added to rx().
+  void OnReceived();
+  // Abort resets the host connection and ends the flow; no frame is sent.
+  void Abort(CloseReason reason, std::string detail);
+  // SetHost gives an egress flow its connected target socket.
+  void SetHost(tcp::socket host) { host_ = std::move(host); }
+
+  bool finished() const { return ended_; }
+  uint64_t bytes_from_host() const { return tx_bytes_; }
+  uint64_t bytes_to_host() const { return rx_.consumed_bytes(); }
+  std::chrono::steady_clock::time_point started() const { return started_; }
+  const std::string& rule() const { return rule_; }
+
+ private:
+  asio::awaitable<void> HostToTunnel();
+  asio::awaitable<void> TunnelToHost();
+  void MaybeEnd();
+  void ResetHost();
+
+  const uint32_t id_;
+  const Side side_;
+  tcp::socket host_;
+  const FlowKey key_;
+  const std::string target_;
+  const std::string rule_;  // the rule that admitted it ("" = default)
+  std::weak_ptr<Tunnel> tunnel_;
+  ReassemblyBuffer rx_;
+  asio::steady_timer credit_wake_;  // HostToTunnel waits here for credit
+  asio::steady_timer data_wake_;    // TunnelToHost waits here for data
+  uint64_t tx_seq_ = 0, tx_bytes_ = 0, tx_byte_limit_ = 0, tx_seq_limit_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  bool tx_done_ = false;  // FIN sent
+  bool rx_done_ = false;  // host half-closed after the peer's FIN
+  bool ended_ = false;
+};
+
+}  // namespace braid::proxy
+
+#endif  // BRAID_PROXY_FLOW_FLOW_H_

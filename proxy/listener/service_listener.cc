@@ -1,0 +1,86 @@
+#include "proxy/listener/service_listener.h"
+
+#include "proxy/runtime/listen.h"
+#include "spdlog/spdlog.h"
+
+namespace braid::proxy {
+
+ServiceListener::ServiceListener(asio::io_context& control, ServiceConfig service, std::string gateway_name,
+                                 PolicyStore& policy, TunnelManager& tunnels)
+    : control_(control),
+      service_(std::move(service)),
+      gateway_name_(std::move(gateway_name)),
+      policy_(policy),
+      tunnels_(tunnels),
+      acceptor_(control) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(service_.listen.host, ec);
+  if (ec) {
+    bind_error_ = ec;
+    return;
+  }
+  bind_error_ = Listen(acceptor_, tcp::endpoint(address, service_.listen.port));
+}
+
+tcp::endpoint ServiceListener::local_endpoint() const {
+  boost::system::error_code ignored;
+  return acceptor_.local_endpoint(ignored);
+}
+
+void ServiceListener::Start() { asio::co_spawn(control_, AcceptLoop(), asio::detached); }
+
+void ServiceListener::Stop() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+asio::awaitable<void> ServiceListener::AcceptLoop() {
+  while (acceptor_.is_open()) {
+    auto [ec, host] = co_await acceptor_.async_accept(kAsTuple);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      spdlog::warn("service {}: accept: {}", service_.name, ec.message());
+      asio::steady_timer pause(control_, std::chrono::milliseconds(100));
+      co_await pause.async_wait(kAsTuple);
+      continue;
+    }
+    Admit(std::move(host));
+  }
+}
+
+void ServiceListener::Admit(tcp::socket host) {
+  boost::system::error_code ec;
+  const tcp::endpoint remote = host.remote_endpoint(ec);
+  if (ec) return;  // already gone
+  FlowKey key;
+  key.src = *IpAddress::Parse(remote.address().to_string());
+  key.src_port = remote.port();
+  key.proto = Protocol::kTcp;
+  key.dst_port = service_.target.port;
+  key.src_gateway = gateway_name_;
+  key.dst_gateway = service_.peer;
+  std::shared_ptr<const PolicySnapshot> policy = policy_.Current();
+  std::string rule;
+  Decision decision;
+  if (auto literal = IpAddress::Parse(service_.target.host)) {
+    key.dst = *literal;
+    decision = policy->Decide(key);
+    rule = policy->table ? policy->table->RuleId(decision) : "";
+  } else {
+    // A named target is resolved on the far gateway, which checks the
+    // resolved address; here the name has no address to match, so only an
+    // explicit deny on the other fields can refuse it early.
+    decision.action = policy->table ? Action::kPermit : Action::kDeny;
+  }
+  const std::string src = remote.address().to_string() + ":" + std::to_string(remote.port());
+  if (decision.action != Action::kPermit) {
+    spdlog::warn("service {}: connection from {} to {} denied by rule {}", service_.name, src,
+                 service_.target.ToString(), rule.empty() ? "(default)" : rule);
+    host.set_option(asio::socket_base::linger(true, 0), ec);
+    host.close(ec);
+    return;
+  }
+  tunnels_.CarryFlow(std::move(host), std::move(key), service_, std::move(rule));
+}
+
+}  // namespace braid::proxy

@@ -1,0 +1,45 @@
+// ServiceListener: the local side of a service. Accepts host connections,
+// applies this gateway's SFT (ingress check), and hands admitted ones to the
+// TunnelManager. A denied connection is reset at once and logged with the
+// rule that denied it.
+#ifndef BRAID_PROXY_LISTENER_SERVICE_LISTENER_H_
+#define BRAID_PROXY_LISTENER_SERVICE_LISTENER_H_
+
+#include <memory>
+
+#include "braid/policy_store.h"
+#include "proxy/config/gateway_config.h"
+#include "proxy/runtime/asio.h"
+#include "proxy/tunnel/tunnel_manager.h"
+
+namespace braid::proxy {
+
+class ServiceListener {
+ public:
+  // Binds now (so a bad address fails at start, not later); accepts after
+  // Start. Throws nothing: check ok().
+  ServiceListener(asio::io_context& control, ServiceConfig service, std::string gateway_name, PolicyStore& policy,
+                  TunnelManager& tunnels);
+
+  const boost::system::error_code& bind_error() const { return bind_error_; }
+  tcp::endpoint local_endpoint() const;
+  const ServiceConfig& service() const { return service_; }
+  void Start();
+  void Stop();
+
+ private:
+  asio::awaitable<void> AcceptLoop();
+  void Admit(tcp::socket host);
+
+  asio::io_context& control_;
+  const ServiceConfig service_;
+  const std::string gateway_name_;
+  PolicyStore& policy_;
+  TunnelManager& tunnels_;
+  tcp::acceptor acceptor_;
+  boost::system::error_code bind_error_;
+};
+
+}  // namespace braid::proxy
+
+#endif  // BRAID_PROXY_LISTENER_SERVICE_LISTENER_H_

@@ -1,0 +1,53 @@
+// braid-proxy: the braid gateway. Only wires the command line to Gateway.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "CLI/CLI.hpp"
+#include "proxy/config/gateway_config.h"
+#include "proxy/gateway.h"
+#include "sft/compile.h"
+#include "spdlog/spdlog.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"braid-proxy: the braid gateway (TLS 1.3 tunnels, striping, Security Filter Table)"};
+  std::string config_path, log_level;
+  bool check = false;
+  app.set_version_flag("--version", "braid-proxy 0.1.0");
+  app.add_option("-c,--config", config_path, "Gateway configuration file (JSON)")->required();
+  app.add_flag("--check", check, "Validate the configuration, policy and identity, then exit");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error (overrides log.level)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  absl::StatusOr<braid::proxy::GatewayConfig> config = braid::proxy::LoadGatewayConfig(config_path);
+  if (!config.ok()) {
+    std::cerr << config.status().message() << "\n";
+    return 1;
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level.empty() ? config->log.level : log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (check) {
+    // Everything Create() reads, without binding ports a running gateway
+    // may hold.
+    absl::Status status = braid::sft::LoadAndCompile(config->policy.file).status();
+    if (status.ok()) status = braid::proxy::LoadTls(*config).status();
+    if (!status.ok()) {
+      std::cerr << config_path << ": " << status.message() << "\n";
+      return 1;
+    }
+    std::cout << config_path << ": configuration, policy and identity are valid\n";
+    return 0;
+  }
+  auto shared = std::make_shared<const braid::proxy::GatewayConfig>(*std::move(config));
+  absl::StatusOr<std::unique_ptr<braid::proxy::Gateway>> gateway = braid::proxy::Gateway::Create(shared);
+  if (!gateway.ok()) {
+    std::cerr << config_path << ": " << gateway.status().message() << "\n";
+    return 1;
+  }
+  return (*gateway)->Run();
+}

@@ -1,0 +1,21 @@
+// The one place braid includes Boost.Asio, so that every translation unit
+// sees the same backend configuration (io_uring, set in proxy/CMakeLists.txt)
+// and the same short names.
+#ifndef BRAID_PROXY_RUNTIME_ASIO_H_
+#define BRAID_PROXY_RUNTIME_ASIO_H_
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
+
+namespace braid::proxy {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using TlsStream = asio::ssl::stream<tcp::socket>;
+// Error codes as values on the data path, never exceptions.
+inline constexpr auto kAsTuple = asio::as_tuple(asio::use_awaitable);
+
+}  // namespace braid::proxy
+
+#endif  // BRAID_PROXY_RUNTIME_ASIO_H_

@@ -1,0 +1,422 @@
+#include "proxy/tunnel/tunnel.h"
+
+#include <chrono>
+
+#include "proxy/wire/frame_codec.h"
+#include "spdlog/spdlog.h"
+
+namespace braid::proxy {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+
+constexpr uint32_t kWindowFrames = 4096;
+
+std::string EndpointText(const IpAddress& addr, uint16_t port) {
+  return addr.is_v4() ? addr.ToString() + ":" + std::to_string(port)
+                      : "[" + addr.ToString() + "]:" + std::to_string(port);
+}
+
+}  // namespace
+
+Tunnel::Tunnel(TunnelEnv env, wire::Role role, std::string peer, uint64_t id, uint16_t lane_count,
+               std::array<uint8_t, wire::kBinderSize> binder)
+    : env_(std::move(env)),
+      role_(role),
+      peer_(std::move(peer)),
+      id_(id),
+      binder_(binder),
+      lanes_(lane_count),
+      next_flow_id_(role == wire::Role::kDialer ? 1 : 2),
+      idle_timer_(*env_.control) {}
+
+ReassemblyBuffer::Limits Tunnel::RxLimits() const {
+  return ReassemblyBuffer::Limits{env_.config->tunnel.flow_window_bytes, kWindowFrames};
+}
+
+void Tunnel::AttachLane(std::shared_ptr<Lane> lane) {
+  const uint16_t index = lane->index();
+  LaneSlot& slot = lanes_[index];
+  slot.lane = lane;
+  asio::post(lane->executor(), [lane, self = weak_from_this(), exec = env_.control->get_executor()] {
+    lane->Start(self, exec);
+  });
+  if (!slot.pending.empty() && !flush_scheduled_) {
+    flush_scheduled_ = true;
+    asio::post(*env_.control, [self = shared_from_this()] { self->Flush(); });
+  }
+  if (flows_.empty()) ArmIdleTimer();
+}
+
+size_t Tunnel::HomeLane(uint32_t flow_id) const {
+  // The home lane must be up; fall back to the lowest lane that is.
+  const size_t home = flow_id % lanes_.size();
+  if (lanes_[home].lane) return home;
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    if (lanes_[i].lane) return i;
+  }
+  return 0;  // none up yet: frames wait in lane 0's pending list
+}
+
+size_t Tunnel::PickLane(const Flow& flow) {
+  if (flow.bytes_from_host() < kStripeAfterBytes) return HomeLane(flow.id());
+  size_t best = HomeLane(flow.id());
+  uint64_t best_queued = UINT64_MAX;
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    const LaneSlot& s = lanes_[i];
+    if (!s.lane) continue;
+    uint64_t queued = s.queued;
+    for (const std::string& f : s.pending) queued += f.size();
+    if (queued < best_queued) {
+      best_queued = queued;
+      best = i;
+    }
+  }
+  return best;
+}
+
+void Tunnel::Enqueue(size_t lane, std::string frame) {
+  lanes_[lane].pending.push_back(std::move(frame));
+  if (!flush_scheduled_) {
+    // Frames produced in one turn of the event loop go to each lane in one
+    // hand-off.
+    flush_scheduled_ = true;
+    asio::post(*env_.control, [self = shared_from_this()] { self->Flush(); });
+  }
+}
+
+void Tunnel::Flush() {
+  flush_scheduled_ = false;
+  for (LaneSlot& slot : lanes_) {
+    if (!slot.lane || slot.pending.empty()) continue;
+    for (const std::string& f : slot.pending) slot.queued += f.size();
+    asio::post(slot.lane->executor(), [lane = slot.lane, frames = std::move(slot.pending)]() mutable {
+      lane->Send(std::move(frames));
+    });
+    slot.pending.clear();
+  }
+}
+
+void Tunnel::SendControl(std::string frame, uint32_t flow_id) { Enqueue(HomeLane(flow_id), std::move(frame)); }
+
+void Tunnel::SendData(Flow& flow, std::string frame) {
+  if (closed_) return;
+  Enqueue(PickLane(flow), std::move(frame));
+}
+
+void Tunnel::SendFin(Flow& flow, uint64_t final_seq) {
+  std::string out;
+  if (!closed_ && Encode(wire::Fin{flow.id(), final_seq}, &out)) SendControl(std::move(out), flow.id());
+}
+
+void Tunnel::SendRst(Flow& flow, wire::ResetReason reason, const std::string& text) {
+  std::string out;
+  if (!closed_ && Encode(wire::Rst{flow.id(), reason, text}, &out)) SendControl(std::move(out), flow.id());
+}
+
+void Tunnel::SendCredit(Flow& flow, uint64_t byte_limit, uint64_t seq_limit) {
+  std::string out;
+  if (!closed_ && Encode(wire::Credit{flow.id(), byte_limit, seq_limit}, &out)) SendControl(std::move(out), flow.id());
+}
+
+void Tunnel::OpenIngressFlow(tcp::socket host, FlowKey key, const ServiceConfig& service, std::string rule) {
+  if (closed_) {
+    boost::system::error_code ignored;
+    host.set_option(asio::socket_base::linger(true, 0), ignored);
+    return;
+  }
+  const uint32_t id = next_flow_id_;
+  next_flow_id_ += 2;
+  auto flow = std::make_shared<Flow>(id, Flow::Side::kIngress, std::move(host), key, service.target.ToString(),
+                                     std::move(rule), weak_from_this(), RxLimits());
+  flows_.emplace(id, flow);
+  opening_.emplace(id, true);
+  idle_timer_.cancel();
+
+  wire::Open open;
+  open.flow_id = id;
+  open.protocol = key.proto;
+  open.src_address = key.src;
+  open.src_port = key.src_port;
+  if (auto literal = IpAddress::Parse(service.target.host)) {
+    open.target_address = *literal;
+  } else {
+    open.target_name = service.target.host;
+  }
+  open.target_port = service.target.port;
+  open.initial_byte_credit = flow->rx().advertised_byte_limit();
+  open.initial_seq_credit = static_cast<uint32_t>(flow->rx().advertised_seq_limit());
+  std::string out;
+  if (!Encode(open, &out)) {
+    flow->Abort(CloseReason::kRefused, "cannot encode OPEN for target " + service.target.ToString());
+    return;
+  }
+  SendControl(std::move(out), id);
+  asio::co_spawn(*env_.control, OpenTimeout(flow), asio::detached);
+}
+
+asio::awaitable<void> Tunnel::OpenTimeout(std::shared_ptr<Flow> flow) {
+  asio::steady_timer timer(*env_.control, env_.config->limits.open_timeout);
+  co_await timer.async_wait(kAsTuple);
+  if (!flow->finished() && opening_.contains(flow->id())) {
+    SendRst(*flow, wire::ResetReason::kInternal, "open timeout");
+    flow->Abort(CloseReason::kOpenTimeout, "no answer from " + peer_);
+  }
+}
+
+std::shared_ptr<Flow> Tunnel::FindFlow(uint32_t id) {
+  auto it = flows_.find(id);
+  return it == flows_.end() ? nullptr : it->second;
+}
+
+void Tunnel::OnLaneFrames(uint16_t lane, std::string frames) {
+  (void)lane;
+  std::string_view rest = frames;
+  while (!rest.empty() && !closed_) {
+    // The lane already checked the header framing; now the full frame,
+    // including the rules that depend on our role.
+    const size_t size = wire::kHeaderSize + ((static_cast<uint8_t>(rest[2]) << 8) | static_cast<uint8_t>(rest[3]));
+    wire::Frame frame;
+    DecodeError error = ParseFrame(rest.substr(0, size), role_, &frame);
+    if (error != DecodeError::kNone) {
+      return ProtocolError(wire::GoawayReason::kProtocolError, std::string(DecodeErrorName(error)));
+    }
+    HandleFrame(frame);
+    rest.remove_prefix(size);
+  }
+}
+
+void Tunnel::HandleFrame(const wire::Frame& frame) {
+  if (const auto* data = std::get_if<wire::Data>(&frame)) {
+    auto flow = FindFlow(data->flow_id);
+    if (!flow) return;  // a flow we already ended: its late frames are dropped
+    ReassemblyBuffer::Status s = flow->rx().OnData(data->seq, data->payload);
+    if (s != ReassemblyBuffer::Status::kOk) {
+      return ProtocolError(wire::GoawayReason::kFlowControlError,
+                           "flow " + std::to_string(data->flow_id) + ": " + std::string(ReassemblyStatusName(s)));
+    }
+    flow->OnReceived();
+  } else if (const auto* credit = std::get_if<wire::Credit>(&frame)) {
+    if (auto flow = FindFlow(credit->flow_id)) flow->OnCredit(credit->byte_limit, credit->seq_limit);
+  } else if (const auto* fin = std::get_if<wire::Fin>(&frame)) {
+    auto flow = FindFlow(fin->flow_id);
+    if (!flow) return;
+    ReassemblyBuffer::Status s = flow->rx().OnFin(fin->final_seq);
+    if (s != ReassemblyBuffer::Status::kOk) {
+      return ProtocolError(wire::GoawayReason::kProtocolError,
+                           "flow " + std::to_string(fin->flow_id) + ": " + std::string(ReassemblyStatusName(s)));
+    }
+    flow->OnReceived();
+  } else if (const auto* open = std::get_if<wire::Open>(&frame)) {
+    HandleOpen(*open);
+  } else if (const auto* ok = std::get_if<wire::OpenOk>(&frame)) {
+    auto flow = FindFlow(ok->flow_id);
+    if (!flow || !opening_.erase(ok->flow_id)) return;
+    flow->Start(ok->initial_byte_credit, ok->initial_seq_credit);
+  } else if (const auto* refused = std::get_if<wire::OpenRefused>(&frame)) {
+    auto flow = FindFlow(refused->flow_id);
+    if (!flow || !opening_.erase(refused->flow_id)) return;
+    const bool denied = refused->reason == wire::RefuseReason::kPolicyDenied;
+    std::string detail = denied ? "denied by " + peer_ + " rule " +
+                                      (refused->rule_id.empty() ? std::string("(default)") : std::string(refused->rule_id))
+                                : "refused by " + peer_ + ": " + std::string(refused->text);
+    flow->Abort(denied ? CloseReason::kDeniedEgress : CloseReason::kRefused, std::move(detail));
+  } else if (const auto* rst = std::get_if<wire::Rst>(&frame)) {
+    if (auto flow = FindFlow(rst->flow_id)) {
+      const bool revoked = rst->reason == wire::ResetReason::kPolicyRevoked;
+      flow->Abort(revoked ? CloseReason::kPolicyRevoked : CloseReason::kPeerReset,
+                  "reset by " + peer_ + ": " + std::string(rst->text));
+    }
+  } else if (const auto* ping = std::get_if<wire::Ping>(&frame)) {
+    std::string out;
+    if (Encode(wire::Pong{ping->opaque}, &out)) SendControl(std::move(out), 0);
+  } else if (std::holds_alternative<wire::Goaway>(frame)) {
+    const auto& goaway = std::get<wire::Goaway>(frame);
+    if (goaway.reason != wire::GoawayReason::kNoError) {
+      return Close(CloseReason::kTunnelLost, "peer sent GOAWAY: " + std::string(goaway.text), false);
+    }
+    peer_going_away_ = true;
+    if (flows_.empty()) Close(CloseReason::kCompleted, "peer went away", false);
+  } else if (std::holds_alternative<wire::LaneHello>(frame)) {
+    ProtocolError(wire::GoawayReason::kProtocolError, "LANE_HELLO after the lane was set up");
+  }
+  // PONG needs nothing yet: lanes are kept alive by TCP and traffic.
+}
+
+void Tunnel::HandleOpen(const wire::Open& open) {
+  if (open.flow_id <= highest_peer_flow_id_ || flows_.contains(open.flow_id)) {
+    return ProtocolError(wire::GoawayReason::kProtocolError, "OPEN reuses flow id " + std::to_string(open.flow_id));
+  }
+  highest_peer_flow_id_ = open.flow_id;
+  idle_timer_.cancel();
+  FlowKey key;
+  key.src = open.src_address;
+  key.src_port = open.src_port;
+  key.dst = open.target_address;
+  key.dst_port = open.target_port;
+  key.proto = open.protocol;
+  key.src_gateway = peer_;  // from the peer's certificate, never the message
+  key.dst_gateway = env_.config->name;
+  const std::string target = open.target_name.empty() ? EndpointText(open.target_address, open.target_port)
+                                                      : std::string(open.target_name) + ":" + std::to_string(open.target_port);
+  // Register before the first check: a policy update that lands while we
+  // connect re-checks this flow too.
+  auto flow = std::make_shared<Flow>(open.flow_id, Flow::Side::kEgress, tcp::socket(*env_.control), key, target, "",
+                                     weak_from_this(), RxLimits());
+  flows_.emplace(open.flow_id, flow);
+  asio::co_spawn(*env_.control,
+                 ConnectEgress(flow, open.target_name.empty() ? open.target_address.ToString() : std::string(open.target_name),
+                               open.target_port, open.initial_byte_credit, open.initial_seq_credit),
+                 asio::detached);
+}
+
+asio::awaitable<void> Tunnel::ConnectEgress(std::shared_ptr<Flow> flow, std::string host, uint16_t port,
+                                            uint64_t byte_credit, uint64_t seq_credit) {
+  auto self = shared_from_this();
+  auto refuse = [&](wire::RefuseReason reason, std::string rule_id, std::string text, CloseReason why) {
+    std::string out;
+    if (Encode(wire::OpenRefused{flow->id(), reason, rule_id, text}, &out)) SendControl(std::move(out), flow->id());
+    flow->Abort(why, text);
+  };
+  tcp::resolver resolver(*env_.control);
+  auto [rec, results] = co_await resolver.async_resolve(host, std::to_string(port), tcp::resolver::numeric_service, kAsTuple);
+  if (flow->finished()) co_return;
+  if (rec || results.empty()) {
+    refuse(wire::RefuseReason::kResolveFailed, "", "cannot resolve " + host + ": " + rec.message(), CloseReason::kRefused);
+    co_return;
+  }
+  tcp::endpoint endpoint = results.begin()->endpoint();
+  FlowKey key = flow->key();
+  key.dst = *IpAddress::Parse(endpoint.address().to_string());
+  std::shared_ptr<const PolicySnapshot> policy = env_.policy->Current();
+  const Decision decision = policy->Decide(key);
+  const std::string rule = policy->table ? policy->table->RuleId(decision) : "";
+  if (decision.action != Action::kPermit) {
+    spdlog::warn("flow {} from {} via {} to {}: denied by rule {}", flow->id(), EndpointText(key.src, key.src_port), peer_,
+                 flow->target(), rule.empty() ? "(default)" : rule);
+    refuse(wire::RefuseReason::kPolicyDenied, rule, "denied by policy", CloseReason::kDeniedIngress);
+    co_return;
+  }
+  tcp::socket socket(*env_.control);
+  asio::steady_timer timer(*env_.control, env_.config->limits.connect_timeout);
+  auto result = co_await (socket.async_connect(endpoint, kAsTuple) || timer.async_wait(kAsTuple));
+  if (flow->finished()) co_return;
+  if (result.index() == 1) {
+    refuse(wire::RefuseReason::kTimeout, "", "connect to " + flow->target() + " timed out", CloseReason::kRefused);
+    co_return;
+  }
+  auto [cec] = std::get<0>(result);
+  if (cec) {
+    const auto reason = cec == asio::error::connection_refused ? wire::RefuseReason::kConnectionRefused
+                                                               : wire::RefuseReason::kNoRoute;
+    refuse(reason, "", "connect to " + flow->target() + ": " + cec.message(), CloseReason::kRefused);
+    co_return;
+  }
+  flow->SetHost(std::move(socket));
+  std::string out;
+  if (Encode(wire::OpenOk{flow->id(), flow->rx().advertised_byte_limit(),
+                          static_cast<uint32_t>(flow->rx().advertised_seq_limit())},
+             &out)) {
+    SendControl(std::move(out), flow->id());
+  }
+  flow->Start(byte_credit, seq_credit);
+}
+
+void Tunnel::OnFlowEnded(Flow& flow, CloseReason reason, std::string detail) {
+  LogFlowEnd(flow, reason, detail);
+  opening_.erase(flow.id());
+  flows_.erase(flow.id());
+  if (flows_.empty()) {
+    if (peer_going_away_) return Close(CloseReason::kCompleted, "peer went away", false);
+    ArmIdleTimer();
+  }
+}
+
+void Tunnel::LogFlowEnd(const Flow& flow, CloseReason reason, const std::string& detail) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - flow.started());
+  const FlowKey& k = flow.key();
+  spdlog::info("flow {} {} src={} target={} peer={} sent={} received={} duration={}ms end={}{}{}", flow.id(),
+               flow.side() == Flow::Side::kIngress ? "ingress" : "egress", EndpointText(k.src, k.src_port),
+               flow.target(), peer_, flow.bytes_from_host(), flow.bytes_to_host(), ms.count(), CloseReasonName(reason),
+               detail.empty() ? "" : " detail=", detail);
+}
+
+void Tunnel::ArmIdleTimer() {
+  if (closed_ || role_ != wire::Role::kDialer) return;
+  const uint64_t generation = ++idle_generation_;
+  idle_timer_.expires_after(env_.config->tunnel.idle_timeout);
+  idle_timer_.async_wait([self = weak_from_this(), generation](boost::system::error_code ec) {
+    auto t = self.lock();
+    if (ec || !t || t->idle_generation_ != generation || !t->flows_.empty()) return;
+    spdlog::info("tunnel {} to {}: idle for {}ms, tearing down", t->id_, t->peer_,
+                 t->env_.config->tunnel.idle_timeout.count());
+    t->Close(CloseReason::kCompleted, "idle", true);
+  });
+}
+
+void Tunnel::ProtocolError(wire::GoawayReason reason, const std::string& detail) {
+  spdlog::error("tunnel {} to {}: protocol error: {}", id_, peer_, detail);
+  std::string out;
+  if (Encode(wire::Goaway{0, reason, detail}, &out)) {
+    for (size_t i = 0; i < lanes_.size(); ++i) {
+      if (lanes_[i].lane) Enqueue(i, out);
+    }
+  }
+  Close(CloseReason::kTunnelLost, "protocol error: " + detail, false);
+}
+
+void Tunnel::Close(CloseReason reason, const std::string& why, bool goaway) {
+  if (closed_) return;
+  if (goaway) {
+    std::string out;
+    if (Encode(wire::Goaway{highest_peer_flow_id_, wire::GoawayReason::kNoError, why}, &out)) {
+      for (size_t i = 0; i < lanes_.size(); ++i) {
+        if (lanes_[i].lane) Enqueue(i, out);
+      }
+    }
+  }
+  Flush();
+  closed_ = true;
+  idle_timer_.cancel();
+  auto flows = std::move(flows_);
+  flows_.clear();
+  for (auto& [id, flow] : flows) flow->Abort(reason == CloseReason::kCompleted ? CloseReason::kTunnelLost : reason, why);
+  for (LaneSlot& slot : lanes_) {
+    if (slot.lane) asio::post(slot.lane->executor(), [lane = slot.lane] { lane->Finish(); });
+  }
+  spdlog::info("tunnel {} to {} closed: {}", id_, peer_, why);
+  if (env_.on_closed) env_.on_closed(id_);
+}
+
+void Tunnel::OnLaneWritten(uint16_t lane, size_t bytes) {
+  LaneSlot& slot = lanes_[lane];
+  slot.queued = slot.queued > bytes ? slot.queued - bytes : 0;
+}
+
+void Tunnel::OnLaneClosed(uint16_t lane, std::string reason) {
+  if (closed_) return;
+  Close(CloseReason::kTunnelLost, "lane " + std::to_string(lane) + " lost: " + reason, false);
+}
+
+void Tunnel::RecheckPolicy(const PolicySnapshot& snapshot) {
+  std::vector<std::shared_ptr<Flow>> denied;
+  for (auto& [id, flow] : flows_) {
+    FlowKey key = flow->key();
+    if (flow->side() == Flow::Side::kIngress) {
+      key.src_gateway = env_.config->name;
+      key.dst_gateway = peer_;
+    }
+    const Decision d = snapshot.Decide(key);
+    if (d.action != Action::kPermit) denied.push_back(flow);
+  }
+  for (auto& flow : denied) {
+    const Decision d = snapshot.Decide(flow->key());
+    std::string rule = snapshot.table ? snapshot.table->RuleId(d) : "";
+    if (rule.empty()) rule = "(default)";
+    SendRst(*flow, wire::ResetReason::kPolicyRevoked, rule);
+    flow->Abort(CloseReason::kPolicyRevoked, "denied by rule " + rule + " after policy version " +
+                                                 std::to_string(snapshot.version));
+  }
+}
+
+}  // namespace braid::proxy

@@ -1,0 +1,131 @@
+// Tunnel: all lanes to one peer gateway, and every flow they carry.
+//
+// A tunnel and its flows live on the control worker; its lanes each live on
+// their own worker. The tunnel is the only place that knows both: it picks a
+// lane for every frame (striping), dispatches what lanes receive to flows,
+// and enforces the protocol rules that span lanes (flow ids, credit, the
+// ReassemblyBuffer's checks). Any protocol error, and the loss of any lane,
+// ends the whole tunnel: its flows are reset, never silently truncated,
+// because a frame in flight on a dead lane is a hole in some flow's stream.
+//
+// Striping policy (PickLane): a flow's first kStripeAfterBytes go on its
+// home lane, so small request/response flows never wait for reassembly; past
+// that, each DATA frame goes to the up lane with the fewest bytes queued,
+// which spreads a bulk flow over every lane and steers around a slow one.
+//
+// Lifecycle: created on demand by the TunnelManager; after `idle_timeout`
+// with no flows the dialer sends GOAWAY and closes the lanes.
+#ifndef BRAID_PROXY_TUNNEL_TUNNEL_H_
+#define BRAID_PROXY_TUNNEL_TUNNEL_H_
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "braid/policy_store.h"
+#include "braid/wire.h"
+#include "proxy/config/gateway_config.h"
+#include "proxy/flow/flow.h"
+#include "proxy/runtime/asio.h"
+#include "proxy/tunnel/lane.h"
+
+namespace braid::proxy {
+
+// What a tunnel needs from its gateway. Everything here is immutable or
+// thread-safe.
+struct TunnelEnv {
+  std::shared_ptr<const GatewayConfig> config;
+  PolicyStore* policy = nullptr;
+  asio::io_context* control = nullptr;
+  // Called on the control worker when the tunnel has closed.
+  std::function<void(uint64_t tunnel_id)> on_closed;
+};
+
+class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunnel> {
+ public:
+  static constexpr uint64_t kStripeAfterBytes = 256 * 1024;
+
+  Tunnel(TunnelEnv env, wire::Role role, std::string peer, uint64_t id, uint16_t lane_count,
+         std::array<uint8_t, wire::kBinderSize> binder);
+
+  const std::string& peer() const { return peer_; }
+  uint64_t id() const { return id_; }
+  wire::Role role() const { return role_; }
+  uint16_t lane_count() const { return static_cast<uint16_t>(lanes_.size()); }
+  const std::array<uint8_t, wire::kBinderSize>& binder() const { return binder_; }
+  // The dialer learns the binder from its first lane's handshake.
+  void SetBinder(const std::array<uint8_t, wire::kBinderSize>& binder) { binder_ = binder; }
+  bool closed() const { return closed_; }
+  bool HasLane(uint16_t index) const { return index < lanes_.size() && lanes_[index].lane != nullptr; }
+  size_t flow_count() const { return flows_.size(); }
+
+  // AttachLane adds a lane whose LANE_HELLO was verified and starts it.
+  void AttachLane(std::shared_ptr<Lane> lane);
+  // OpenIngressFlow carries a host connection that this gateway's SFT
+  // admitted (by `rule`, "" for the default) to `service.target`.
+  void OpenIngressFlow(tcp::socket host, FlowKey key, const ServiceConfig& service, std::string rule);
+  // Close resets every flow with `reason` and closes the lanes, after a
+  // GOAWAY when `goaway` is set.
+  void Close(CloseReason reason, const std::string& why, bool goaway);
+  // RecheckPolicy aborts the flows that `snapshot` denies.
+  void RecheckPolicy(const PolicySnapshot& snapshot);
+
+  // Called by flows, on the control worker.
+  void SendData(Flow& flow, std::string frame);
+  void SendFin(Flow& flow, uint64_t final_seq);
+  void SendRst(Flow& flow, wire::ResetReason reason, const std::string& text);
+  void SendCredit(Flow& flow, uint64_t byte_limit, uint64_t seq_limit);
+  void OnFlowEnded(Flow& flow, CloseReason reason, std::string detail);
+
+  // LaneOwner.
+  void OnLaneFrames(uint16_t lane, std::string frames) override;
+  void OnLaneWritten(uint16_t lane, size_t bytes) override;
+  void OnLaneClosed(uint16_t lane, std::string reason) override;
+
+ private:
+  struct LaneSlot {
+    std::shared_ptr<Lane> lane;
+    uint64_t queued = 0;               // posted to the lane, not yet written
+    std::vector<std::string> pending;  // waiting for the next Flush
+  };
+
+  void HandleFrame(const wire::Frame& frame);
+  void HandleOpen(const wire::Open& open);
+  asio::awaitable<void> ConnectEgress(std::shared_ptr<Flow> flow, std::string host, uint16_t port,
+                                      uint64_t byte_credit, uint64_t seq_credit);
+  asio::awaitable<void> OpenTimeout(std::shared_ptr<Flow> flow);
+  void ProtocolError(wire::GoawayReason reason, const std::string& detail);
+  void Enqueue(size_t lane, std::string frame);
+  void SendControl(std::string frame, uint32_t flow_id);
+  void Flush();
+  size_t PickLane(const Flow& flow);
+  size_t HomeLane(uint32_t flow_id) const;
+  void ArmIdleTimer();
+  std::shared_ptr<Flow> FindFlow(uint32_t id);
+  void LogFlowEnd(const Flow& flow, CloseReason reason, const std::string& detail);
+  ReassemblyBuffer::Limits RxLimits() const;
+
+  TunnelEnv env_;
+  const wire::Role role_;
+  const std::string peer_;
+  const uint64_t id_;
+  std::array<uint8_t, wire::kBinderSize> binder_;
+  std::vector<LaneSlot> lanes_;
+  absl::flat_hash_map<uint32_t, std::shared_ptr<Flow>> flows_;
+  absl::flat_hash_map<uint32_t, bool> opening_;  // ingress flows waiting for OPEN_OK
+  uint32_t next_flow_id_;
+  uint32_t highest_peer_flow_id_ = 0;
+  asio::steady_timer idle_timer_;
+  uint64_t idle_generation_ = 0;
+  bool flush_scheduled_ = false;
+  bool closed_ = false;
+  bool peer_going_away_ = false;
+};
+
+}  // namespace braid::proxy
+
+#endif  // BRAID_PROXY_TUNNEL_TUNNEL_H_

@@ -1,0 +1,303 @@
+#include "proxy/tunnel/tunnel_manager.h"
+
+#include <openssl/rand.h>
+
+#include "proxy/wire/frame_codec.h"
+#include "spdlog/spdlog.h"
+
+namespace braid::proxy {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+
+// ReadLaneHello reads exactly one frame from a freshly handshaken lane and
+// requires it to be a LANE_HELLO. Reads nothing past it, so the Lane's own
+// read loop starts at the next frame.
+asio::awaitable<std::optional<wire::LaneHello>> ReadLaneHello(TlsStream& stream, std::string* error) {
+  std::array<char, wire::kHeaderSize + wire::kLaneHelloPayloadSize> buf;
+  auto [ec, n] = co_await asio::async_read(stream, asio::buffer(buf.data(), wire::kHeaderSize), kAsTuple);
+  if (ec) {
+    *error = "reading LANE_HELLO: " + ec.message();
+    co_return std::nullopt;
+  }
+  wire::FrameHeader header;
+  DecodeError decode = ParseHeader(std::span<const char, wire::kHeaderSize>(buf.data(), wire::kHeaderSize), std::nullopt, &header);
+  if (decode != DecodeError::kNone || header.type != wire::FrameType::kLaneHello ||
+      header.length != wire::kLaneHelloPayloadSize) {
+    *error = "first frame is not a valid LANE_HELLO";
+    co_return std::nullopt;
+  }
+  auto [ec2, n2] = co_await asio::async_read(stream, asio::buffer(buf.data() + wire::kHeaderSize, header.length), kAsTuple);
+  if (ec2) {
+    *error = "reading LANE_HELLO: " + ec2.message();
+    co_return std::nullopt;
+  }
+  wire::Frame frame;
+  if (ParseFrame(std::string_view(buf.data(), buf.size()), std::nullopt, &frame) != DecodeError::kNone) {
+    *error = "malformed LANE_HELLO";
+    co_return std::nullopt;
+  }
+  co_return std::get<wire::LaneHello>(frame);
+}
+
+// FailureText says why a TLS operation failed: the reason TlsContext
+// recorded (a refused certificate or name, a missing ALPN) or the peer's
+// alert, falling back to the transport error.
+std::string FailureText(SSL* ssl, const boost::system::error_code& ec) {
+  std::string reason = TlsFailureReason(ssl, -1);
+  return reason.empty() ? ec.message() : reason;
+}
+
+template <typename Op>
+asio::awaitable<boost::system::error_code> WithTimeout(Op op, Duration timeout) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+  auto result = co_await (std::move(op) || timer.async_wait(kAsTuple));
+  if (result.index() == 1) co_return asio::error::timed_out;
+  co_return std::get<0>(std::get<0>(result));
+}
+
+}  // namespace
+
+TunnelManager::TunnelManager(WorkerPool& workers, TunnelEnv env, std::shared_ptr<const TlsContext> tls,
+                             uint16_t lanes)
+    : workers_(workers), env_(std::move(env)), tls_(std::move(tls)), lanes_(lanes == 0 ? 1 : lanes) {
+  env_.on_closed = [this](uint64_t id) { OnTunnelClosed(id); };
+}
+
+asio::io_context& TunnelManager::LaneWorker(uint16_t index) {
+  // Lanes start on the workers after the control worker, which already
+  // carries the flows.
+  return workers_.context((1 + index) % workers_.size());
+}
+
+void TunnelManager::CarryFlow(tcp::socket host, FlowKey key, const ServiceConfig& service, std::string rule) {
+  std::shared_ptr<Tunnel>& tunnel = dialed_[service.peer];
+  if (!tunnel || tunnel->closed()) {
+    const PeerConfig* peer = env_.config->FindPeer(service.peer);
+    uint64_t id = 0;
+    while (id == 0) RAND_bytes(reinterpret_cast<uint8_t*>(&id), sizeof(id));
+    tunnel = std::make_shared<Tunnel>(env_, wire::Role::kDialer, service.peer, id, lanes_,
+                                      std::array<uint8_t, wire::kBinderSize>{});
+    tunnels_[id] = tunnel;
+    spdlog::info("tunnel {} to {}: dialing {} lanes at {}", id, service.peer, lanes_, peer->address.ToString());
+    asio::co_spawn(*env_.control, Dial(tunnel, *peer), asio::detached);
+  }
+  tunnel->OpenIngressFlow(std::move(host), std::move(key), service, std::move(rule));
+}
+
+asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<Tunnel> tunnel, const PeerConfig& peer,
+                                                               uint16_t index, std::string* error) {
+  const TunnelConfig& cfg = env_.config->tunnel;
+  absl::StatusOr<bssl::UniquePtr<SSL>> ssl = tls_->NewClientSsl(peer.name);
+  if (!ssl.ok()) {
+    *error = std::string(ssl.status().message());
+    co_return nullptr;
+  }
+  // The stream adopts the SSL that TlsContext configured for this peer.
+  auto stream = std::make_unique<TlsStream>(tcp::socket(LaneWorker(index)), ssl->release());
+  tcp::resolver resolver(*env_.control);
+  auto [rec, endpoints] = co_await resolver.async_resolve(peer.address.host, std::to_string(peer.address.port),
+                                                          kAsTuple);
+  if (rec) {
+    *error = "resolving " + peer.address.ToString() + ": " + rec.message();
+    co_return nullptr;
+  }
+  boost::system::error_code ec = co_await WithTimeout(
+      asio::async_connect(stream->lowest_layer(), endpoints, asio::as_tuple(asio::use_awaitable)), cfg.handshake_timeout);
+  if (ec) {
+    *error = "connecting to " + peer.address.ToString() + ": " + ec.message();
+    co_return nullptr;
+  }
+  stream->lowest_layer().set_option(tcp::no_delay(true));
+  ec = co_await WithTimeout(stream->async_handshake(asio::ssl::stream_base::client, kAsTuple), cfg.handshake_timeout);
+  if (!ec) {
+    if (absl::Status s = CheckEstablished(stream->native_handle()); !s.ok()) {
+      *error = "TLS handshake with " + peer.name + ": " + std::string(s.message());
+      co_return nullptr;
+    }
+  }
+  if (ec) {
+    *error = "TLS handshake with " + peer.name + ": " + FailureText(stream->native_handle(), ec);
+    co_return nullptr;
+  }
+  if (index == 0) {
+      absl::StatusOr<LaneBinder> binder = ExportLaneBinder(stream->native_handle(), tunnel->id());
+    if (!binder.ok()) {
+      *error = std::string(binder.status().message());
+      co_return nullptr;
+    }
+    tunnel->SetBinder(*binder);
+  }
+  wire::LaneHello hello{tunnel->id(), wire::kProtocolVersion, index, tunnel->lane_count(), tunnel->binder()};
+  std::string out;
+  (void)Encode(hello, &out);
+  auto [wec, wn] = co_await asio::async_write(*stream, asio::buffer(out), kAsTuple);
+  if (wec) {
+    *error = "sending LANE_HELLO: " + wec.message();
+    co_return nullptr;
+  }
+  std::optional<wire::LaneHello> reply = co_await ReadLaneHello(*stream, error);
+  if (!reply) {
+    // The server checks our certificate after our handshake completes: its
+    // refusal arrives here, on the first read.
+    *error = "lane " + std::to_string(index) + " to " + peer.name + ": " +
+             FailureText(stream->native_handle(), asio::error::connection_aborted) + " (" + *error + ")";
+    co_return nullptr;
+  }
+  if (reply->tunnel_id != hello.tunnel_id || reply->lane_index != index || reply->binder != hello.binder) {
+    *error = "peer answered LANE_HELLO for another tunnel or lane";
+    co_return nullptr;
+  }
+  spdlog::debug("tunnel {} lane {} to {} up{}", tunnel->id(), index, peer.name,
+                HandshakeResumed(stream->native_handle()) ? " (resumed)" : "");
+  co_return std::make_shared<Lane>(std::move(stream), index, cfg.key_update_records);
+}
+
+asio::awaitable<void> TunnelManager::Dial(std::shared_ptr<Tunnel> tunnel, PeerConfig peer) {
+  std::string error;
+  std::shared_ptr<Lane> first = co_await DialLane(tunnel, peer, 0, &error);
+  if (!first) {
+    spdlog::error("tunnel {} to {}: {}", tunnel->id(), peer.name, error);
+    tunnel->Close(CloseReason::kTunnelLost, error, false);
+    co_return;
+  }
+  if (tunnel->closed()) co_return;
+  tunnel->AttachLane(first);
+  // The other lanes in parallel; lane 0's session ticket lets them resume.
+  for (uint16_t i = 1; i < tunnel->lane_count(); ++i) {
+    asio::co_spawn(*env_.control, [this, tunnel, peer, i]() -> asio::awaitable<void> {
+      std::string lane_error;
+      std::shared_ptr<Lane> lane = co_await DialLane(tunnel, peer, i, &lane_error);
+      if (!lane) {
+        spdlog::warn("tunnel {} to {}: lane {}: {}", tunnel->id(), peer.name, i, lane_error);
+        co_return;
+      }
+      if (tunnel->closed()) {
+        asio::post(lane->executor(), [lane] { lane->Close(); });
+        co_return;
+      }
+      tunnel->AttachLane(lane);
+    }, asio::detached);
+  }
+}
+
+asio::awaitable<void> TunnelManager::AcceptLoop(tcp::acceptor& acceptor) {
+  while (acceptor.is_open()) {
+    asio::io_context& worker = workers_.context(next_accept_worker_++);
+    auto [ec, socket] = co_await acceptor.async_accept(worker, kAsTuple);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // Out of descriptors or memory: back off instead of spinning.
+      spdlog::warn("tunnel listener: accept: {}", ec.message());
+      asio::steady_timer pause(*env_.control, std::chrono::milliseconds(100));
+      co_await pause.async_wait(kAsTuple);
+      continue;
+    }
+    asio::co_spawn(worker, ServeLane(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> TunnelManager::ServeLane(tcp::socket socket) {
+  const TunnelConfig& cfg = env_.config->tunnel;
+  boost::system::error_code ignored;
+  const auto remote = socket.remote_endpoint(ignored);
+  const std::string from = remote.address().to_string() + ":" + std::to_string(remote.port());
+  socket.set_option(tcp::no_delay(true), ignored);
+  absl::StatusOr<bssl::UniquePtr<SSL>> ssl = tls_->NewServerSsl();
+  if (!ssl.ok()) {
+    spdlog::error("tunnel listener: {}", std::string(ssl.status().message()));
+    co_return;
+  }
+  auto stream = std::make_unique<TlsStream>(std::move(socket), ssl->release());
+  boost::system::error_code ec =
+      co_await WithTimeout(stream->async_handshake(asio::ssl::stream_base::server, kAsTuple), cfg.handshake_timeout);
+  if (ec) {
+    spdlog::warn("tunnel listener: rejected {}: {}", from, FailureText(stream->native_handle(), ec));
+    co_return;
+  }
+  if (absl::Status s = CheckEstablished(stream->native_handle()); !s.ok()) {
+    spdlog::warn("tunnel listener: rejected {}: {}", from, std::string(s.message()));
+    co_return;
+  }
+  absl::StatusOr<std::string> peer = PeerName(stream->native_handle());
+  if (!peer.ok()) {
+    spdlog::warn("tunnel listener: rejected {}: {}", from, std::string(peer.status().message()));
+    co_return;
+  }
+  if (!env_.config->peers.empty() && !env_.config->FindPeer(*peer)) {
+    spdlog::warn("tunnel listener: rejected {}: gateway {} is not a configured peer", from, *peer);
+    co_return;
+  }
+  std::string error;
+  std::optional<wire::LaneHello> hello;
+  {
+    asio::steady_timer timer(co_await asio::this_coro::executor, cfg.handshake_timeout);
+    auto result = co_await (ReadLaneHello(*stream, &error) || timer.async_wait(kAsTuple));
+    if (result.index() == 0) hello = std::get<0>(result);
+    if (result.index() == 1) error = "no LANE_HELLO in time";
+  }
+  if (!hello) {
+    spdlog::warn("tunnel listener: rejected {} ({}): {}", from, *peer, error);
+    co_return;
+  }
+  if (hello->lane_index == 0) {
+    absl::StatusOr<LaneBinder> own = ExportLaneBinder(stream->native_handle(), hello->tunnel_id);
+    if (!own.ok() || *own != hello->binder) {
+      spdlog::warn("tunnel listener: rejected {} ({}): lane 0 binder does not match its TLS session", from, *peer);
+      co_return;
+    }
+  }
+  auto lane = std::make_shared<Lane>(std::move(stream), hello->lane_index, cfg.key_update_records);
+  asio::post(*env_.control, [this, peer = *peer, hello = *hello, lane] { BindLane(peer, hello, lane); });
+}
+
+void TunnelManager::BindLane(std::string peer, wire::LaneHello hello, std::shared_ptr<Lane> lane) {
+  auto reject = [&](const std::string& why) {
+    spdlog::warn("tunnel {} from {}: lane {} rejected: {}", hello.tunnel_id, peer, hello.lane_index, why);
+    asio::post(lane->executor(), [lane] { lane->Close(); });
+  };
+  auto it = tunnels_.find(hello.tunnel_id);
+  std::shared_ptr<Tunnel> tunnel;
+  if (hello.lane_index == 0) {
+    if (it != tunnels_.end()) return reject("tunnel id already in use");
+    tunnel = std::make_shared<Tunnel>(env_, wire::Role::kAcceptor, peer, hello.tunnel_id, hello.lane_count, hello.binder);
+    tunnels_[hello.tunnel_id] = tunnel;
+    spdlog::info("tunnel {} from {}: accepted, {} lanes", hello.tunnel_id, peer, hello.lane_count);
+  } else {
+    if (it == tunnels_.end() || it->second->closed()) return reject("no such tunnel");
+    tunnel = it->second;
+    if (tunnel->peer() != peer) return reject("lane certificate names " + peer + ", tunnel belongs to " + tunnel->peer());
+    if (tunnel->binder() != hello.binder) return reject("binder does not match the tunnel's first lane");
+    if (hello.lane_count != tunnel->lane_count() || tunnel->HasLane(hello.lane_index)) {
+      return reject("lane index or count does not fit the tunnel");
+    }
+  }
+  std::string out;
+  (void)Encode(hello, &out);  // the answer echoes the tunnel, lane and binder
+  asio::post(lane->executor(), [lane, out = std::move(out)]() mutable {
+    std::vector<std::string> frames;
+    frames.push_back(std::move(out));
+    lane->Send(std::move(frames));
+  });
+  tunnel->AttachLane(lane);
+}
+
+void TunnelManager::OnTunnelClosed(uint64_t id) {
+  auto it = tunnels_.find(id);
+  if (it == tunnels_.end()) return;
+  auto d = dialed_.find(it->second->peer());
+  if (d != dialed_.end() && d->second == it->second) dialed_.erase(d);
+  tunnels_.erase(it);
+}
+
+void TunnelManager::RecheckPolicy() {
+  std::shared_ptr<const PolicySnapshot> snapshot = env_.policy->Current();
+  for (auto& [id, tunnel] : tunnels_) tunnel->RecheckPolicy(*snapshot);
+}
+
+void TunnelManager::CloseAll(const std::string& why) {
+  auto tunnels = tunnels_;
+  for (auto& [id, tunnel] : tunnels) tunnel->Close(CloseReason::kShutdown, why, true);
+}
+
+}  // namespace braid::proxy

@@ -1,0 +1,58 @@
+// TunnelManager: builds tunnels on demand and binds incoming lanes to them.
+//
+// Lives on the control worker with the tunnels. Outgoing: the first flow to
+// a peer creates a Tunnel and dials its lanes (lane 0 first; its TLS exporter
+// gives the binder and its session ticket lets the other lanes resume), each
+// lane's socket on its own worker. Incoming: every accepted connection is
+// handed to a worker for its TLS handshake; the peer's name comes from its
+// certificate; its LANE_HELLO must carry the binder of the tunnel's lane 0,
+// so a lane from another TLS session cannot join.
+#ifndef BRAID_PROXY_TUNNEL_TUNNEL_MANAGER_H_
+#define BRAID_PROXY_TUNNEL_TUNNEL_MANAGER_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "proxy/runtime/worker_pool.h"
+#include "proxy/tls/tls_context.h"
+#include "proxy/tunnel/tunnel.h"
+
+namespace braid::proxy {
+
+class TunnelManager {
+ public:
+  TunnelManager(WorkerPool& workers, TunnelEnv env, std::shared_ptr<const TlsContext> tls, uint16_t lanes);
+
+  // CarryFlow sends an admitted host connection to `service.peer`, dialing
+  // a tunnel first if there is none. Control worker.
+  void CarryFlow(tcp::socket host, FlowKey key, const ServiceConfig& service, std::string rule);
+  // AcceptLoop accepts lanes on `acceptor` until it is closed.
+  asio::awaitable<void> AcceptLoop(tcp::acceptor& acceptor);
+  // RecheckPolicy re-checks every live flow against the current policy.
+  void RecheckPolicy();
+  // CloseAll closes every tunnel (shutdown).
+  void CloseAll(const std::string& why);
+  size_t tunnel_count() const { return tunnels_.size(); }
+
+ private:
+  asio::awaitable<void> Dial(std::shared_ptr<Tunnel> tunnel, PeerConfig peer);
+  asio::awaitable<std::shared_ptr<Lane>> DialLane(std::shared_ptr<Tunnel> tunnel, const PeerConfig& peer,
+                                                  uint16_t index, std::string* error);
+  asio::awaitable<void> ServeLane(tcp::socket socket);
+  void BindLane(std::string peer, wire::LaneHello hello, std::shared_ptr<Lane> lane);
+  void OnTunnelClosed(uint64_t id);
+  asio::io_context& LaneWorker(uint16_t index);
+
+  WorkerPool& workers_;
+  TunnelEnv env_;
+  std::shared_ptr<const TlsContext> tls_;
+  const uint16_t lanes_;
+  std::map<uint64_t, std::shared_ptr<Tunnel>> tunnels_;   // every live tunnel by id
+  std::map<std::string, std::shared_ptr<Tunnel>> dialed_;  // our tunnel to each peer
+  size_t next_accept_worker_ = 0;
+};
+
+}  // namespace braid::proxy
+
+#endif  // BRAID_PROXY_TUNNEL_TUNNEL_MANAGER_H_
