@@ -73,8 +73,8 @@ int RunInit(const PkiArgs& args) {
   if (!ca.ok()) return Fail("init", ca.status());
   const std::string key_path = PathIn(args.dir, std::string(kCaBaseName) + ".key");
   const std::string cert_path = PathIn(args.dir, std::string(kCaBaseName) + ".crt");
-  if (absl::Status s =
-          pki::WriteKeyAndCertificate(key_path, ca->key(), cert_path, ca->certificate(), args.force);
+  if (absl::Status s = pki::WriteKeyAndCertificate(key_path, ca->key(), cert_path,
+                                                   ca->certificate(), args.force);
       !s.ok()) {
     return Fail("init", s);
   }
@@ -158,8 +158,9 @@ void AddPkiCommands(CLI::App& app, int& exit_code) {
       "DIR/ca.crt and DIR/ca.key");
   issue->add_option("DIR", issue_args->dir, "PKI directory made by 'braidctl pki init'")
       ->required();
-  issue->add_option("NAME", issue_args->name,
-                    "Gateway name, also its DNS subjectAltName (1-253 of A-Z a-z 0-9 . - _)")
+  issue
+      ->add_option("NAME", issue_args->name,
+                   "Gateway name, also its DNS subjectAltName (1-253 of A-Z a-z 0-9 . - _)")
       ->required()
       ->check(GatewayNameValidator());
   issue->add_option("--days", issue_args->days, "Validity of the certificate in days")

@@ -54,8 +54,8 @@ absl::Status VerifyCertificate(X509* cert, X509* ca_cert) {
   if (X509_verify_cert(ctx.get()) != 1) {
     int err = X509_STORE_CTX_get_error(ctx.get());
     ERR_clear_error();
-    return absl::InvalidArgumentError(absl::StrCat(
-        "certificate does not verify against the CA: ", X509_verify_cert_error_string(err)));
+    return absl::InvalidArgumentError(absl::StrCat("certificate does not verify against the CA: ",
+                                                   X509_verify_cert_error_string(err)));
   }
   return absl::OkStatus();
 }
@@ -107,8 +107,9 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::FromPem(std::string_v
   absl::StatusOr<bssl::UniquePtr<EVP_PKEY>> key = PrivateKeyFromPem(key_pem);
   if (!key.ok()) return Prefixed("CA key", key.status());
   if (X509_check_ca(cert->get()) == 0) {
-    return absl::InvalidArgumentError("the CA certificate is not a CA certificate "
-                                      "(no basicConstraints CA:TRUE)");
+    return absl::InvalidArgumentError(
+        "the CA certificate is not a CA certificate "
+        "(no basicConstraints CA:TRUE)");
   }
   if (!X509_check_private_key(cert->get(), key->get())) {
     ERR_clear_error();
@@ -146,13 +147,12 @@ absl::StatusOr<bssl::UniquePtr<X509>> CertificateAuthority::SignCsr(
     std::string_view csr_pem, std::string_view name, const IssueOptions& options) const {
   // A CSR arrives from the network: bound it before parsing.
   if (csr_pem.size() > kMaxCsrSize) {
-    return absl::InvalidArgumentError(absl::StrCat("certificate signing request is larger than ",
-                                                   kMaxCsrSize, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate signing request is larger than ", kMaxCsrSize, " bytes"));
   }
-  bssl::UniquePtr<BIO> bio(
-      BIO_new_mem_buf(csr_pem.data(), static_cast<int>(csr_pem.size())));
-  bssl::UniquePtr<X509_REQ> req(
-      bio ? PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  bssl::UniquePtr<BIO> bio(BIO_new_mem_buf(csr_pem.data(), static_cast<int>(csr_pem.size())));
+  bssl::UniquePtr<X509_REQ> req(bio ? PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr)
+                                    : nullptr);
   if (req == nullptr) {
     return BoringSslError(absl::StatusCode::kInvalidArgument,
                           "certificate signing request does not parse");
@@ -193,9 +193,11 @@ absl::StatusOr<bssl::UniquePtr<X509>> CertificateAuthority::SignPublicKey(
     return BoringSslError("cannot compare validity periods");
   }
   if (days > 0 || seconds > 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "a certificate valid for ", options.validity_days, " days would outlive the CA, which "
-        "expires on ", NotAfterText(cert_.get()), "; ask for fewer days or make a new CA"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("a certificate valid for ", options.validity_days,
+                     " days would outlive the CA, which "
+                     "expires on ",
+                     NotAfterText(cert_.get()), "; ask for fewer days or make a new CA"));
   }
   if (absl::Status s = AddGatewayExtensions(cert->get(), name); !s.ok()) return s;
   if (absl::Status s = SignWithIssuer(cert->get(), cert_.get(), key_.get()); !s.ok()) return s;

@@ -69,9 +69,8 @@ absl::Status AddKeyUsage(X509* cert, std::initializer_list<int> bits) {
 
 absl::Status CheckValidityDays(int days) {
   if (days < 1 || days > kMaxValidityDays) {
-    return absl::InvalidArgumentError(absl::StrCat("validity of ", days,
-                                                   " days is out of range (1 to ",
-                                                   kMaxValidityDays, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("validity of ", days, " days is out of range (1 to ", kMaxValidityDays, ")"));
   }
   return absl::OkStatus();
 }
@@ -87,8 +86,8 @@ absl::StatusOr<bssl::UniquePtr<X509>> NewCertificate(EVP_PKEY* subject_key,
                                                      int validity_days) {
   if (absl::Status s = CheckValidityDays(validity_days); !s.ok()) return s;
   if (common_name.empty() || common_name.size() > kMaxCommonNameLength) {
-    return absl::InvalidArgumentError(absl::StrCat("the common name must have 1 to ",
-                                                   kMaxCommonNameLength, " characters"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the common name must have 1 to ", kMaxCommonNameLength, " characters"));
   }
   bssl::UniquePtr<X509> cert(X509_new());
   if (cert == nullptr || !X509_set_version(cert.get(), X509_VERSION_3)) {
@@ -101,8 +100,8 @@ absl::StatusOr<bssl::UniquePtr<X509>> NewCertificate(EVP_PKEY* subject_key,
   RAND_bytes(random, sizeof(random));
   random[kSerialBytes - 1] |= 1;  // Never zero.
   bssl::UniquePtr<BIGNUM> serial_bn(BN_bin2bn(random, sizeof(random), nullptr));
-  bssl::UniquePtr<ASN1_INTEGER> serial(
-      serial_bn ? BN_to_ASN1_INTEGER(serial_bn.get(), nullptr) : nullptr);
+  bssl::UniquePtr<ASN1_INTEGER> serial(serial_bn ? BN_to_ASN1_INTEGER(serial_bn.get(), nullptr)
+                                                 : nullptr);
   if (serial == nullptr || !X509_set_serialNumber(cert.get(), serial.get())) {
     return BoringSslError("cannot set the serial number");
   }

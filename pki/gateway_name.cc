@@ -35,9 +35,9 @@ std::string Quoted(std::string_view name) {
 absl::Status ValidateGatewayName(std::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("invalid gateway name: empty");
   if (name.size() > kMaxGatewayNameLength) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "invalid gateway name %s: %d characters, at most %d allowed", Quoted(name), name.size(),
-        kMaxGatewayNameLength));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("invalid gateway name %s: %d characters, at most %d allowed", Quoted(name),
+                        name.size(), kMaxGatewayNameLength));
   }
   for (size_t i = 0; i < name.size(); ++i) {
     if (!IsNameChar(name[i])) {
@@ -66,9 +66,9 @@ absl::Status ValidateGatewayName(std::string_view name) {
           Quoted(name), start + 1, label.size(), kMaxGatewayLabelLength));
     }
     if (label.front() == '-' || label.back() == '-') {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "invalid gateway name %s: label %s starts or ends with '-'", Quoted(name),
-          Quoted(label)));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("invalid gateway name %s: label %s starts or ends with '-'", Quoted(name),
+                          Quoted(label)));
     }
     start = end + 1;
   }
@@ -97,11 +97,13 @@ absl::StatusOr<std::string> CertificateGatewayName(const X509* cert) {
   }
   if (dns_names == 0) return absl::InvalidArgumentError("certificate has no DNS subjectAltName");
   if (dns_names > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "certificate has ", dns_names, " DNS subjectAltNames; braid certificates carry exactly one"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate has ", dns_names,
+                     " DNS subjectAltNames; braid certificates carry exactly one"));
   }
   if (absl::Status valid = ValidateGatewayName(found); !valid.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("certificate DNS subjectAltName: ", valid.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate DNS subjectAltName: ", valid.message()));
   }
   return found;
 }

@@ -97,7 +97,8 @@ absl::Status MoveIntoPlace(const std::string& tmp, const std::string& path, bool
     err = errno;
   }
   if (err == EEXIST) {
-    return absl::AlreadyExistsError(absl::StrCat(path, " already exists; refusing to overwrite it"));
+    return absl::AlreadyExistsError(
+        absl::StrCat(path, " already exists; refusing to overwrite it"));
   }
   return ErrnoError(err, absl::StrCat("cannot rename ", tmp, " to ", path));
 }
@@ -195,7 +196,8 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
                                  bool overwrite) {
   struct stat st;
   if (!overwrite && lstat(path.c_str(), &st) == 0) {
-    return absl::AlreadyExistsError(absl::StrCat(path, " already exists; refusing to overwrite it"));
+    return absl::AlreadyExistsError(
+        absl::StrCat(path, " already exists; refusing to overwrite it"));
   }
   const std::string dir = DirectoryOf(path);
   std::string tmp;
@@ -203,8 +205,8 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
   for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
     uint8_t random[6];
     RAND_bytes(random, sizeof(random));
-    tmp = absl::StrFormat("%s.tmp-%02x%02x%02x%02x%02x%02x", path, random[0], random[1],
-                          random[2], random[3], random[4], random[5]);
+    tmp = absl::StrFormat("%s.tmp-%02x%02x%02x%02x%02x%02x", path, random[0], random[1], random[2],
+                          random[3], random[4], random[5]);
     // The mode is right from the first byte: a key is never readable by
     // anyone else, not even for an instant.
     fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);

@@ -14,6 +14,18 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> LoadTls(const GatewayConfig& c
   options.cert_file = config.identity.cert;
   options.key_file = config.identity.key;
   options.ca_file = config.identity.ca;
+  if (!config.peers.empty()) {
+    // With peers configured, only they may open lanes to us: refused in the
+    // handshake itself, with the reason on both sides.
+    std::vector<std::string> names;
+    for (const PeerConfig& peer : config.peers) names.push_back(peer.name);
+    options.accept_peer = [names = std::move(names)](std::string_view name) {
+      for (const std::string& n : names) {
+        if (n == name) return absl::OkStatus();
+      }
+      return absl::PermissionDeniedError("gateway " + std::string(name) + " is not a configured peer");
+    };
+  }
   absl::StatusOr<std::shared_ptr<const TlsContext>> tls = TlsContext::Create(std::move(options));
   if (!tls.ok()) return tls.status();
   if ((*tls)->local_name() != config.name) {
@@ -46,7 +58,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const G
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const uint16_t lanes = static_cast<uint16_t>(config->tunnel.lanes == 0 ? cores : config->tunnel.lanes);
   gw->workers_ = std::make_unique<WorkerPool>(cores);
-  TunnelEnv env{config, &gw->policy_, &gw->workers_->control(), nullptr};
+  TunnelEnv env{config, &gw->policy_, &gw->workers_->control(), nullptr, nullptr};
   gw->tunnels_ = std::make_unique<TunnelManager>(*gw->workers_, env, gw->tls_, lanes);
 
   // Bind every socket now, so that a port in use fails the start.

@@ -107,6 +107,13 @@ std::pair<size_t, size_t> LineColumn(std::string_view text, size_t byte) {
 }  // namespace
 
 absl::StatusOr<JsonDocument> ParseJsonDocument(std::string_view text) {
+  // nlohmann's reader stops at a NUL byte as if the input ended there, which
+  // would silently ignore whatever follows: refuse it instead.
+  if (size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    auto [line, column] = LineColumn(text, nul + 1);
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", line, ", column ", column, ": invalid JSON: NUL byte in the input"));
+  }
   JsonDocument doc;
   DomBuilder builder(&doc);
   bool ok = false;
@@ -131,7 +138,7 @@ absl::StatusOr<JsonDocument> ParseJsonDocument(std::string_view text) {
     return absl::InvalidArgumentError(absl::StrCat(what.substr(at + 4, colon - at - 4),
                                                    ": invalid JSON: ", what.substr(colon + 2)));
   }
-  auto [line, column] = LineColumn(text, text.size());
+  auto [line, column] = LineColumn(text, text.size() + 1);
   return absl::InvalidArgumentError(
       absl::StrCat("line ", line, ", column ", column, ": invalid JSON: ", what));
 }

@@ -39,9 +39,9 @@ bool IsName(std::string_view s, size_t max_len) {
 }
 
 // ParseDecimal16 parses 1-5 decimal digits into a port; false on anything
-// else (signs, spaces, empty, > 65535).
+// else (signs, spaces, empty, leading zeros, > 65535).
 bool ParseDecimal16(std::string_view s, uint16_t* out) {
-  if (s.empty() || s.size() > 5) return false;
+  if (s.empty() || s.size() > 5 || (s.size() > 1 && s[0] == '0')) return false;
   uint32_t v = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
@@ -68,7 +68,7 @@ class PolicyParser {
     ParseTopLevel(doc->root, &policy);
     for (const auto& [pointer, keys] : duplicate_keys_) {
       for (const std::string& key : keys) {
-        errors_.push_back(absl::StrCat(source_, ": ", pointer, ": duplicate key \"", key, "\""));
+        errors_.push_back(absl::StrCat(source_, ": ", Quoted(json(pointer)), ": duplicate key ", Quoted(json(key))));
       }
     }
     if (!errors_.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors_, "\n"));
@@ -95,7 +95,7 @@ class PolicyParser {
   void TakeDuplicates(const std::string& pointer, const std::string& context) {
     auto it = duplicate_keys_.find(pointer);
     if (it == duplicate_keys_.end()) return;
-    for (const std::string& key : it->second) Error(context, "", absl::StrCat("duplicate key \"", key, "\""));
+    for (const std::string& key : it->second) Error(context, "", absl::StrCat("duplicate key ", Quoted(json(key))));
     duplicate_keys_.erase(it);
   }
 

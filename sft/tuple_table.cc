@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 
-#include "absl/hash/hash.h"
 
 namespace braid::sft {
 namespace {
@@ -42,16 +41,23 @@ TupleTable::Key TupleTable::MakeKey(const IpAddress& src, const IpAddress& dst, 
   return Key{s.hi(), s.lo(), d.hi(), d.lo(), port};
 }
 
-size_t TupleTable::FilterBit(const Key& key, size_t bits) {
-  // The map's own hash uses the low bits for its slot; take the filter bit
-  // from the high bits so the two stay independent.
-  return (absl::Hash<Key>{}(key) >> 20) & (bits - 1);
+size_t TupleTable::HashOf(const Key& k) {
+  auto mix = [](uint64_t h, uint64_t v) {
+    h ^= v;
+    h *= 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+  };
+  uint64_t h = mix(0x243f6a8885a308d3ull, k.src_lo);
+  h = mix(h, k.dst_lo);
+  h = mix(h, k.port);
+  if (k.src_hi | k.dst_hi) h = mix(mix(h, k.src_hi), k.dst_hi);
+  return static_cast<size_t>(h * 0xbf58476d1ce4e5b9ull);
 }
 
 void TupleTable::Build() {
   // Staging area: for each family pair, 5 x 5 levels x 2 port kinds tuples,
   // each a map from key to the rules entered under it, in policy order.
-  using Staging = absl::flat_hash_map<Key, std::vector<uint32_t>>;
+  using Staging = absl::flat_hash_map<Key, std::vector<uint32_t>, KeyHash, KeyEq>;
   constexpr int kTuplesPerGroup = kLevels * kLevels * 2;
   std::vector<Staging> staging(4 * kTuplesPerGroup);
   std::vector<uint32_t> min_rule(staging.size(), kNoRule);
@@ -161,7 +167,7 @@ void TupleTable::Build() {
       tuple.filter.assign(bits / 64, 0);
       tuple.buckets.reserve(staging[t].size());
       for (auto& [key, rules] : staging[t]) {
-        const size_t bit = FilterBit(key, bits);
+        const size_t bit = FilterBit(HashOf(key), bits);
         tuple.filter[bit / 64] |= uint64_t{1} << (bit % 64);
         Span span{static_cast<uint32_t>(bucket_rules_.size()), static_cast<uint32_t>(rules.size())};
         bucket_rules_.insert(bucket_rules_.end(), rules.begin(), rules.end());
@@ -222,9 +228,10 @@ Decision TupleTable::Lookup(const FlowKey& flow) const {
   for (const Tuple& t : groups_[GroupIndex(flow.src.family(), flow.dst.family())]) {
     if (t.min_rule >= best) break;  // sorted: no later tuple can do better
     const Key key = MakeKey(flow.src, flow.dst, t.src_len, t.dst_len, t.exact_port ? flow.dst_port : 0);
-    const size_t bit = FilterBit(key, t.filter.size() * 64);
+    const size_t hash = HashOf(key);
+    const size_t bit = FilterBit(hash, t.filter.size() * 64);
     if (!(t.filter[bit / 64] >> (bit % 64) & 1)) continue;
-    auto it = t.buckets.find(key);
+    auto it = t.buckets.find(HashedKey{key, hash});
     if (it == t.buckets.end()) continue;
     for (uint32_t i = it->second.begin; i < it->second.begin + it->second.count; ++i) {
       const uint32_t r = bucket_rules_[i];

@@ -83,17 +83,31 @@ class TupleTable final : public RuleTable {
     uint64_t src_hi, src_lo, dst_hi, dst_lo;
     uint32_t port;
     friend bool operator==(const Key&, const Key&) = default;
-    template <typename H>
-    friend H AbslHashValue(H h, const Key& k) {
-      return H::combine(std::move(h), k.src_hi, k.src_lo, k.dst_hi, k.dst_lo, k.port);
-    }
+  };
+  // A key with its hash, computed once per tuple probe and used for both the
+  // filter and the map (a heterogeneous lookup, so the map does not hash the
+  // key again).
+  struct HashedKey {
+    const Key& key;
+    size_t hash;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(const Key& k) const { return HashOf(k); }
+    size_t operator()(const HashedKey& k) const { return k.hash; }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    bool operator()(const Key& a, const Key& b) const { return a == b; }
+    bool operator()(const HashedKey& a, const Key& b) const { return a.key == b; }
+    bool operator()(const Key& a, const HashedKey& b) const { return a == b.key; }
   };
   struct Tuple {
     uint8_t src_len = 0, dst_len = 0;
     bool exact_port = false;
     uint32_t min_rule = UINT32_MAX;
     std::vector<uint64_t> filter;  // one bit per hash slot, size a power of two
-    absl::flat_hash_map<Key, Span> buckets;  // spans into bucket_rules_
+    absl::flat_hash_map<Key, Span, KeyHash, KeyEq> buckets;  // spans into bucket_rules_
   };
   // The tuples of one (src family, dst family) pair, sorted by min_rule.
   using TupleGroup = std::vector<Tuple>;
@@ -102,7 +116,11 @@ class TupleTable final : public RuleTable {
     return (src == AddressFamily::kV6 ? 2 : 0) + (dst == AddressFamily::kV6 ? 1 : 0);
   }
   static Key MakeKey(const IpAddress& src, const IpAddress& dst, int src_len, int dst_len, uint32_t port);
-  static size_t FilterBit(const Key& key, size_t bits);
+  // HashOf is a multiply-xorshift mix: a few cycles, and good enough for
+  // keys that are masked addresses (absl's hash costs several times more,
+  // and a lookup computes one hash per tuple).
+  static size_t HashOf(const Key& k);
+  static size_t FilterBit(size_t hash, size_t bits) { return (hash >> 32) & (bits - 1); }
 
   void Build();
   bool Matches(const CompiledRule& rule, const FlowKey& flow, uint32_t src_gw, uint32_t dst_gw) const;

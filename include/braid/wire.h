@@ -239,6 +239,8 @@ struct Goaway {
 using Frame = std::variant<LaneHello, Open, OpenOk, OpenRefused, Data, Fin, Rst, Credit,
                            Ping, Pong, Goaway>;
 
+static_assert(std::variant_size_v<Frame> == kMaxFrameType, "one alternative per frame type");
+
 inline FrameType TypeOf(const Frame& frame) {
   return static_cast<FrameType>(frame.index() + 1);
 }

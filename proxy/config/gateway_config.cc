@@ -317,7 +317,8 @@ class GatewayConfigParser {
           return;
         }
       }
-      r_->Error(p, absl::StrCat(ConfigReader::Quoted(v), " is not a log level (trace, debug, info, warn, error or off)"));
+      r_->Error(p, absl::StrCat(ConfigReader::Quoted(v),
+                                " is not a log level (trace, debug, info, warn, error or off)"));
     });
     With(*log, at, "json", false, [&](const json& v, const JsonPath& p) { r_->ReadBool(v, p, &out_->log.json); });
   }
@@ -332,7 +333,8 @@ class GatewayConfigParser {
       if (endpoint == other) {
         r_->Error(at, absl::StrCat(quoted, " is already used by ", other_at));
       } else {
-        r_->Error(at, absl::StrCat(quoted, " overlaps ", other_at, " (", ConfigReader::Quoted(json(other.ToString())), ")"));
+        r_->Error(at, absl::StrCat(quoted, " overlaps ", other_at, " (",
+                                   ConfigReader::Quoted(json(other.ToString())), ")"));
       }
       return;
     }

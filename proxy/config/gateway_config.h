@@ -95,20 +95,28 @@ struct GatewayConfig {
 };
 
 // ParseDuration reads "60s", "500ms", "2m", "1h" (a non-negative integer and
-// a unit). Returns nullopt for anything else.
+// a unit). Returns nullopt for anything else, including a value too large
+// for Duration. "0s" parses; the config refuses zero where it means a
+// timeout.
 std::optional<Duration> ParseDuration(const std::string& text);
 
 // ParseEndpoint reads "host:port" or "[v6]:port". With allow_name false the
-// host must be an IP literal. Returns nullopt on error.
+// host must be an IP literal. Any port 0-65535 parses; the config decides
+// where 0 is allowed. Returns nullopt on error.
 std::optional<Endpoint> ParseEndpoint(const std::string& text, bool allow_name);
 
 // LoadGatewayConfig reads and validates a config file. Every error is
 // reported (one per line, `FILE: KEY.PATH: what is wrong`); referenced files
 // (identity, policy) must exist and be readable. Nothing is started.
+// Returns the config with source_path absolute; InvalidArgument with every
+// error; or, when the file itself cannot be read, the errno's status code
+// (NotFound, PermissionDenied, ...) with `FILE: cannot read: REASON`.
 absl::StatusOr<GatewayConfig> LoadGatewayConfig(const std::string& path);
 
 // ParseGatewayConfig validates JSON text; relative paths are resolved
-// against `base_dir`; files are not opened.
+// against `base_dir` (itself made absolute against the working directory);
+// files are not opened. `source` names the text in errors and becomes
+// source_path. Returns InvalidArgument with every error.
 absl::StatusOr<GatewayConfig> ParseGatewayConfig(const std::string& json_text, const std::string& source,
                                                  const std::string& base_dir);
 

@@ -33,8 +33,9 @@ Flow::Flow(uint32_t id, Side side, tcp::socket host, FlowKey key, std::string ta
       started_(std::chrono::steady_clock::now()) {}
 
 void Flow::Start(uint64_t byte_limit, uint64_t seq_limit) {
-  tx_byte_limit_ = byte_limit;
-  tx_seq_limit_ = seq_limit;
+  // Limits only grow: a CREDIT may have arrived before OPEN_OK.
+  tx_byte_limit_ = std::max(tx_byte_limit_, byte_limit);
+  tx_seq_limit_ = std::max(tx_seq_limit_, seq_limit);
   boost::system::error_code ignored;
   host_.set_option(tcp::no_delay(true), ignored);
   asio::co_spawn(host_.get_executor(), [self = shared_from_this()] { return self->HostToTunnel(); }, asio::detached);

@@ -43,6 +43,10 @@ class Flow : public std::enable_shared_from_this<Flow> {
   const FlowKey& key() const { return key_; }
   const std::string& target() const { return target_; }
   ReassemblyBuffer& rx() { return rx_; }
+  // The lane that carries every control frame of this flow (OPEN, OPEN_OK,
+  // CREDIT, FIN, RST), so they stay in order: fixed when the flow is made.
+  uint16_t control_lane() const { return control_lane_; }
+  void set_control_lane(uint16_t lane) { control_lane_ = lane; }
 
   // Start begins carrying data once the peer's initial credit is known.
   void Start(uint64_t byte_limit, uint64_t seq_limit);
@@ -78,6 +82,7 @@ class Flow : public std::enable_shared_from_this<Flow> {
   asio::steady_timer credit_wake_;  // HostToTunnel waits here for credit
   asio::steady_timer data_wake_;    // TunnelToHost waits here for data
   uint64_t tx_seq_ = 0, tx_bytes_ = 0, tx_byte_limit_ = 0, tx_seq_limit_ = 0;
+  uint16_t control_lane_ = 0;
   std::chrono::steady_clock::time_point started_;
   bool tx_done_ = false;  // FIN sent
   bool rx_done_ = false;  // host half-closed after the peer's FIN

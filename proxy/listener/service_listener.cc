@@ -80,6 +80,12 @@ void ServiceListener::Admit(tcp::socket host) {
     host.close(ec);
     return;
   }
+  if (std::string why; !tunnels_.limits().TryAdmit(key.src, &why)) {
+    spdlog::warn("service {}: connection from {} refused: {}", service_.name, src, why);
+    host.set_option(asio::socket_base::linger(true, 0), ec);
+    host.close(ec);
+    return;
+  }
   tunnels_.CarryFlow(std::move(host), std::move(key), service_, std::move(rule));
 }
 

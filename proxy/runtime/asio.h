@@ -1,5 +1,6 @@
 // The one place braid includes Boost.Asio, so that every translation unit
-// sees the same backend configuration (io_uring, set in proxy/CMakeLists.txt)
+// sees the same backend configuration (epoll, or io_uring with the CMake
+// option BRAID_ASIO_IO_URING; see proxy/CMakeLists.txt for why)
 // and the same short names.
 #ifndef BRAID_PROXY_RUNTIME_ASIO_H_
 #define BRAID_PROXY_RUNTIME_ASIO_H_

@@ -1,5 +1,5 @@
 // WorkerPool: the gateway's threads. One worker = one thread = one event
-// loop (an io_context on Asio's io_uring backend).
+// loop (an io_context; see proxy/runtime/asio.h for the backend).
 //
 // Workers share no mutable state. Work moves between them only by posting a
 // function to another worker's io_context: that queue is the hand-off. Each

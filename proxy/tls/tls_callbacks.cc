@@ -45,8 +45,7 @@ std::string NameOrPlaceholder(const X509* cert) {
 // VerifyErrorAlertAndReason turns an X509_verify_cert error into the alert
 // to send and the reason to log.
 std::pair<uint8_t, std::string> VerifyErrorAlertAndReason(int err, int depth, const X509* leaf,
-                                                          const LaneTlsState& state,
-                                                          bool server) {
+                                                          const LaneTlsState& state, bool server) {
   const std::string detail = absl::StrCat(" (", X509_verify_cert_error_string(err), ")");
   switch (err) {
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
@@ -57,12 +56,13 @@ std::pair<uint8_t, std::string> VerifyErrorAlertAndReason(int err, int depth, co
     case X509_V_ERR_CERT_SIGNATURE_FAILURE:
       return {SSL_AD_UNKNOWN_CA, "peer certificate not signed by the configured CA" + detail};
     case X509_V_ERR_HOSTNAME_MISMATCH:
-      return {SSL_AD_BAD_CERTIFICATE, absl::StrCat("peer name ", NameOrPlaceholder(leaf),
-                                                   " does not match expected ",
-                                                   state.expected_peer)};
+      return {SSL_AD_BAD_CERTIFICATE,
+              absl::StrCat("peer name ", NameOrPlaceholder(leaf), " does not match expected ",
+                           state.expected_peer)};
     case X509_V_ERR_CERT_HAS_EXPIRED:
-      return {SSL_AD_CERTIFICATE_EXPIRED,
-              depth == 0 ? "peer certificate expired" : "a CA certificate in the peer's chain expired"};
+      return {SSL_AD_CERTIFICATE_EXPIRED, depth == 0
+                                              ? "peer certificate expired"
+                                              : "a CA certificate in the peer's chain expired"};
     case X509_V_ERR_CERT_NOT_YET_VALID:
       return {SSL_AD_BAD_CERTIFICATE, "peer certificate not yet valid (are the clocks right?)"};
     case X509_V_ERR_INVALID_PURPOSE:
@@ -74,8 +74,8 @@ std::pair<uint8_t, std::string> VerifyErrorAlertAndReason(int err, int depth, co
   }
 }
 
-// AlertReason says what a fatal alert from the peer means for braid.
-std::string AlertReason(int alert) {
+// ReceivedAlertReason says what a fatal alert from the peer means for braid.
+std::string ReceivedAlertReason(int alert) {
   const char* meaning;
   switch (alert) {
     case SSL_AD_UNKNOWN_CA:
@@ -110,6 +110,33 @@ std::string AlertReason(int alert) {
       break;
   }
   return absl::StrCat(meaning, " (alert: ", SSL_alert_desc_string_long(alert), ")");
+}
+
+// SentAlertReason says why this side sent a fatal alert that none of our
+// callbacks chose: a refusal BoringSSL made by itself.
+std::string SentAlertReason(int alert) {
+  const char* meaning;
+  switch (alert) {
+    case SSL_AD_CERTIFICATE_REQUIRED:
+      meaning = "peer sent no certificate";
+      break;
+    case SSL_AD_PROTOCOL_VERSION:
+      meaning = "peer does not speak TLS 1.3";
+      break;
+    case SSL_AD_NO_APPLICATION_PROTOCOL:
+      meaning = "no ALPN braid/1";
+      break;
+    case SSL_AD_DECRYPT_ERROR:
+      meaning = "peer's handshake signature does not verify";
+      break;
+    case SSL_AD_HANDSHAKE_FAILURE:
+      meaning = "no TLS parameters in common with the peer";
+      break;
+    default:
+      meaning = "TLS connection aborted by this side";
+      break;
+  }
+  return absl::StrCat(meaning, " (alert sent: ", SSL_alert_desc_string_long(alert), ")");
 }
 
 }  // namespace
@@ -225,10 +252,10 @@ ssl_select_cert_result_t RequireBraidAlpn(const SSL_CLIENT_HELLO* client_hello) 
       if (offered.size() < 8) offered.push_back(std::move(name));
     }
   }
-  RecordFailure(client_hello->ssl,
-                absl::StrCat("no ALPN braid/1 (the client offered: ",
-                             offered.empty() ? "a malformed list" : absl::StrJoin(offered, ", "),
-                             ")"));
+  RecordFailure(
+      client_hello->ssl,
+      absl::StrCat("no ALPN braid/1 (the client offered: ",
+                   offered.empty() ? "a malformed list" : absl::StrJoin(offered, ", "), ")"));
   return ssl_select_cert_error;
 }
 
@@ -238,8 +265,8 @@ int SelectBraidAlpn(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8
   CBS protocol;
   CBS_init(&list, in, in_len);
   while (CBS_len(&list) > 0 && CBS_get_u8_length_prefixed(&list, &protocol)) {
-    if (std::string_view(reinterpret_cast<const char*>(CBS_data(&protocol)),
-                         CBS_len(&protocol)) == kAlpnProtocol) {
+    if (std::string_view(reinterpret_cast<const char*>(CBS_data(&protocol)), CBS_len(&protocol)) ==
+        kAlpnProtocol) {
       *out = CBS_data(&protocol);
       *out_len = static_cast<uint8_t>(CBS_len(&protocol));
       return SSL_TLSEXT_ERR_OK;
@@ -250,12 +277,18 @@ int SelectBraidAlpn(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8
   return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
-void RecordPeerAlert(const SSL* ssl, int type, int value) {
-  if (type != SSL_CB_READ_ALERT) return;
+void RecordAlert(const SSL* ssl, int type, int value) {
   const int alert = value & 0xff;
   if (alert == SSL_AD_CLOSE_NOTIFY) return;
   LaneTlsState* state = GetLaneTlsState(ssl);
-  if (state != nullptr && state->peer_alert.empty()) state->peer_alert = AlertReason(alert);
+  if (state == nullptr) return;
+  if (type == SSL_CB_READ_ALERT) {
+    if (state->peer_alert.empty()) state->peer_alert = ReceivedAlertReason(alert);
+  } else if (type == SSL_CB_WRITE_ALERT) {
+    // Our callbacks record their reason before BoringSSL sends the alert, so
+    // this only fills in refusals BoringSSL makes on its own.
+    RecordFailure(ssl, SentAlertReason(alert));
+  }
 }
 
 int CacheNewSession(SSL* ssl, SSL_SESSION* session) {

@@ -3,7 +3,10 @@
 //
 // Each SSL made by a TlsContext carries a LaneTlsState in its ex_data slot:
 // the context (kept alive by it), the peer name a client expects, and the
-// first reason this side refused the connection or the alert the peer sent.
+// first reason this side refused the connection and the first alert the
+// peer sent. Recording them as they happen, rather than reading BoringSSL's
+// error queue afterwards, keeps the reasons for callers whose I/O layer
+// (asio's SSL engine) consumes that queue itself.
 #ifndef BRAID_PROXY_TLS_TLS_CALLBACKS_H_
 #define BRAID_PROXY_TLS_TLS_CALLBACKS_H_
 
@@ -44,7 +47,9 @@ ssl_verify_result_t VerifyPeer(SSL* ssl, uint8_t* out_alert);
 ssl_select_cert_result_t RequireBraidAlpn(const SSL_CLIENT_HELLO* client_hello);
 int SelectBraidAlpn(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8_t* in,
                     unsigned in_len, void* arg);
-void RecordPeerAlert(const SSL* ssl, int type, int value);
+// RecordAlert (the info callback) records the first fatal alert the peer
+// sent, and, as the failure, a fatal alert this side sent on its own.
+void RecordAlert(const SSL* ssl, int type, int value);
 int CacheNewSession(SSL* ssl, SSL_SESSION* session);
 
 }  // namespace braid::proxy

@@ -51,9 +51,9 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::Create(TlsContextO
 }
 
 absl::Status TlsContext::Init() {
-  for (const auto& [what, path] : {std::pair{"cert_file", &options_.cert_file},
-                                   std::pair{"key_file", &options_.key_file},
-                                   std::pair{"ca_file", &options_.ca_file}}) {
+  for (const auto& [what, path] :
+       {std::pair{"cert_file", &options_.cert_file}, std::pair{"key_file", &options_.key_file},
+        std::pair{"ca_file", &options_.ca_file}}) {
     if (path->empty()) return absl::InvalidArgumentError(absl::StrCat("TLS ", what, " is empty"));
   }
 
@@ -85,9 +85,8 @@ absl::Status TlsContext::Init() {
   local_name_ = *name;
   if (!X509_check_private_key(leaf, key->get())) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(absl::StrCat("key file ", options_.key_file,
-                                                   " does not match certificate ",
-                                                   options_.cert_file));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "key file ", options_.key_file, " does not match certificate ", options_.cert_file));
   }
   // Our own certificate must verify against our own CA file: otherwise every
   // peer would refuse us, with a less helpful message.
@@ -136,7 +135,7 @@ absl::Status TlsContext::Init() {
   SSL_CTX_set_select_certificate_cb(ctx, RequireBraidAlpn);
   SSL_CTX_set_alpn_select_cb(ctx, SelectBraidAlpn, nullptr);
   SSL_CTX_set_early_data_enabled(ctx, 0);
-  SSL_CTX_set_info_callback(ctx, RecordPeerAlert);
+  SSL_CTX_set_info_callback(ctx, RecordAlert);
   // Tickets on. Clients hand new sessions to our cache (the internal cache
   // is off); servers need no cache, TLS 1.3 tickets are self-contained.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
@@ -168,8 +167,8 @@ absl::StatusOr<bssl::UniquePtr<SSL>> TlsContext::NewSsl(bool server,
   alpn[0] = static_cast<uint8_t>(kAlpnProtocol.size());
   memcpy(alpn + 1, kAlpnProtocol.data(), kAlpnProtocol.size());
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
-  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_WILDCARDS |
-                                             X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+  X509_VERIFY_PARAM_set_hostflags(
+      param, X509_CHECK_FLAG_NO_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
   // Careful: SSL_set_alpn_protos returns 0 on success.
   if (SSL_set_alpn_protos(ssl.get(), alpn, sizeof(alpn)) != 0 ||
       !X509_VERIFY_PARAM_set1_host(param, peer_name.data(), peer_name.size())) {
@@ -223,9 +222,9 @@ absl::Status CheckEstablished(SSL* ssl) {
   if (!SSL_is_server(ssl)) {
     // The certificate check is case-insensitive (RFC 6125); so is this one.
     if (!absl::EqualsIgnoreCase(*name, state->expected_peer)) {
-      return refuse(SSL_AD_BAD_CERTIFICATE, absl::StrCat("peer name ", *name,
-                                                         " does not match expected ",
-                                                         state->expected_peer));
+      return refuse(
+          SSL_AD_BAD_CERTIFICATE,
+          absl::StrCat("peer name ", *name, " does not match expected ", state->expected_peer));
     }
   } else if (state->context->options().accept_peer) {
     absl::Status accepted = state->context->options().accept_peer(*name);
@@ -242,25 +241,20 @@ absl::Status CheckEstablished(SSL* ssl) {
   return absl::OkStatus();
 }
 
+std::string RecordedTlsFailure(const SSL* ssl) {
+  const LaneTlsState* state = GetLaneTlsState(ssl);
+  if (state == nullptr) return "";
+  return !state->failure.empty() ? state->failure : state->peer_alert;
+}
+
 std::string TlsFailureReason(SSL* ssl, int ret) {
   const int saved_errno = errno;
   const int error = SSL_get_error(ssl, ret);
-  LaneTlsState* state = GetLaneTlsState(ssl);
-  std::string reason;
-  if (state != nullptr && !state->failure.empty()) {
-    reason = state->failure;
-  } else if (state != nullptr && !state->peer_alert.empty()) {
-    reason = state->peer_alert;
+  std::string reason = RecordedTlsFailure(ssl);
+  if (!reason.empty()) {
+    // Already explained.
   } else if (const uint32_t packed = ERR_peek_error(); packed != 0) {
-    if (ERR_GET_LIB(packed) == ERR_LIB_SSL &&
-        ERR_GET_REASON(packed) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
-      reason = "peer sent no certificate";
-    } else if (ERR_GET_LIB(packed) == ERR_LIB_SSL &&
-               ERR_GET_REASON(packed) == SSL_R_UNSUPPORTED_PROTOCOL) {
-      reason = "peer does not speak TLS 1.3";
-    } else {
-      reason = absl::StrCat("TLS error: ", pki::TakeBoringSslErrors());
-    }
+    reason = absl::StrCat("TLS error: ", pki::TakeBoringSslErrors());
   } else if (error == SSL_ERROR_ZERO_RETURN) {
     reason = "peer closed the connection (close_notify)";
   } else if (error == SSL_ERROR_SYSCALL) {

@@ -163,12 +163,21 @@ bool HandshakeResumed(const SSL* ssl);
 absl::Status CheckEstablished(SSL* ssl);
 
 // TlsFailureReason returns why an operation on `ssl` (SSL_do_handshake,
-// SSL_read, SSL_write) that returned `ret` <= 0 failed, as one loggable line:
-// the refusal this side recorded, else the alert the peer sent, else the
-// BoringSSL error, else the socket error or "connection closed by the peer".
-// Call it on the thread that made the call, right after it: it reads and
-// clears that thread's BoringSSL error queue.
+// SSL_read, SSL_write) that returned `ret` <= 0 failed, as one loggable line,
+// never empty: RecordedTlsFailure if there is one, else the BoringSSL error,
+// else the socket error or "connection closed by the peer". Call it on the
+// thread that made the call, right after it: it reads and clears that
+// thread's BoringSSL error queue, and errno.
 std::string TlsFailureReason(SSL* ssl, int ret);
+
+// RecordedTlsFailure returns the reason recorded on `ssl` when the
+// connection was refused: by this side (a certificate, name, ALPN or
+// protocol refusal, or an alert BoringSSL sent on its own), else by the peer
+// (the alert it sent). Returns an empty string if nothing was recorded.
+// Unlike TlsFailureReason it needs no error queue, so it suits I/O layers
+// that consume the queue themselves (asio's SSL stream): fall back to their
+// error code when it is empty.
+std::string RecordedTlsFailure(const SSL* ssl);
 
 // SendKeyUpdate queues a TLS 1.3 KeyUpdate that also asks the peer to update
 // its sending key (SSL_KEY_UPDATE_REQUESTED). It goes out with the next

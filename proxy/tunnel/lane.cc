@@ -5,14 +5,18 @@
 #include <cstring>
 
 #include "proxy/wire/frame_codec.h"
+#include "spdlog/spdlog.h"
 
 namespace braid::proxy {
 
-Lane::Lane(std::unique_ptr<TlsStream> stream, uint16_t index, uint64_t key_update_records)
+Lane::Lane(std::unique_ptr<TlsStream> stream, uint16_t index, Options options)
     : stream_(std::move(stream)),
       index_(index),
-      key_update_records_(key_update_records),
-      wake_(stream_->get_executor(), asio::steady_timer::time_point::max()) {}
+      options_(options),
+      wake_(stream_->get_executor(), asio::steady_timer::time_point::max()),
+      keepalive_(stream_->get_executor()),
+      last_read_(std::chrono::steady_clock::now()),
+      last_write_(last_read_) {}
 
 template <typename F>
 void Lane::ToOwner(F&& f) {
@@ -26,6 +30,32 @@ void Lane::Start(std::weak_ptr<LaneOwner> owner, asio::any_io_executor owner_exe
   owner_executor_ = std::move(owner_executor);
   asio::co_spawn(executor(), [self = shared_from_this()] { return self->ReadLoop(); }, asio::detached);
   asio::co_spawn(executor(), [self = shared_from_this()] { return self->WriteLoop(); }, asio::detached);
+  asio::co_spawn(executor(), [self = shared_from_this()] { return self->KeepaliveLoop(); }, asio::detached);
+}
+
+asio::awaitable<void> Lane::KeepaliveLoop() {
+  auto self = shared_from_this();
+  // Check a few times per interval so that neither bound is overshot by much.
+  const auto tick = std::max<std::chrono::milliseconds>(options_.keepalive_interval / 4, std::chrono::milliseconds(10));
+  uint64_t cookie = 0;
+  while (!closed_) {
+    keepalive_.expires_after(tick);
+    co_await keepalive_.async_wait(kAsTuple);
+    if (closed_) co_return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_read_ > options_.keepalive_timeout) {
+      Fail("keepalive timeout: nothing from the peer for " +
+           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - last_read_).count()) + " ms");
+      co_return;
+    }
+    if (now - last_write_ >= options_.keepalive_interval && queue_.empty()) {
+      std::string ping;
+      if (Encode(wire::Ping{++cookie}, &ping)) {
+        queue_.push_back(std::move(ping));
+        wake_.cancel();
+      }
+    }
+  }
 }
 
 void Lane::Send(std::vector<std::string> frames) {
@@ -38,6 +68,7 @@ void Lane::Close() {
   if (closed_) return;
   closed_ = true;
   wake_.cancel();
+  keepalive_.cancel();
   boost::system::error_code ignored;
   stream_->lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
   stream_->lowest_layer().close(ignored);
@@ -50,6 +81,7 @@ void Lane::Finish() {
 
 void Lane::Fail(std::string reason) {
   if (closed_) return;
+  spdlog::debug("lane {}: {}", index_, reason);
   Close();
   uint16_t index = index_;
   ToOwner([index, reason = std::move(reason)](LaneOwner& o) mutable { o.OnLaneClosed(index, std::move(reason)); });
@@ -66,6 +98,7 @@ asio::awaitable<void> Lane::ReadLoop() {
       co_return;
     }
     filled += n;
+    last_read_ = std::chrono::steady_clock::now();
     // Cut the buffer after the last whole frame; validate every header here,
     // so that the tunnel only ever sees well-formed framing.
     size_t whole = 0;
@@ -117,7 +150,7 @@ asio::awaitable<void> Lane::WriteLoop() {
     // Each buffer may start a record, and a record holds at most 16 KiB:
     // this over-counts, so the KeyUpdate always comes early, never late.
     records_since_key_update_ += bytes / 16384 + batch.size();
-    if (records_since_key_update_ >= key_update_records_) {
+    if (records_since_key_update_ >= options_.key_update_records) {
       // Queued in BoringSSL, sent ahead of the next record we write.
       if (SSL_key_update(stream_->native_handle(), SSL_KEY_UPDATE_NOT_REQUESTED) == 1) ++key_updates_;
       records_since_key_update_ = 0;
@@ -127,8 +160,10 @@ asio::awaitable<void> Lane::WriteLoop() {
       Fail(ec.message());
       co_return;
     }
-    uint16_t index = index_;
-    ToOwner([index, n](LaneOwner& o) { o.OnLaneWritten(index, n); });
+    last_write_ = std::chrono::steady_clock::now();
+    const uint16_t index = index_;
+    const size_t written = n;  // a structured binding cannot be captured before C++20 in clang 14
+    ToOwner([index, written](LaneOwner& o) { o.OnLaneWritten(index, written); });
   }
 }
 

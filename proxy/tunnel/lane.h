@@ -14,9 +14,15 @@
 //
 // Keys: before the connection's write key has sealed `key_update_records`
 // TLS records, the lane sends a TLS KeyUpdate (counted conservatively).
+//
+// Liveness: a lane that has written nothing for `keepalive_interval` sends a
+// PING (the peer answers PONG on the same lane), and a lane that has read
+// nothing for `keepalive_timeout` is dead: a frozen peer gateway is noticed
+// even though its TCP connections stay open.
 #ifndef BRAID_PROXY_TUNNEL_LANE_H_
 #define BRAID_PROXY_TUNNEL_LANE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -43,7 +49,13 @@ class Lane : public std::enable_shared_from_this<Lane> {
  public:
   static constexpr size_t kReadBufferSize = 64 * 1024;
 
-  Lane(std::unique_ptr<TlsStream> stream, uint16_t index, uint64_t key_update_records);
+  struct Options {
+    uint64_t key_update_records;
+    std::chrono::milliseconds keepalive_interval;
+    std::chrono::milliseconds keepalive_timeout;
+  };
+
+  Lane(std::unique_ptr<TlsStream> stream, uint16_t index, Options options);
 
   // Start begins reading and writing; events go to `owner` on
   // `owner_executor`. Call on the lane's executor.
@@ -64,6 +76,7 @@ class Lane : public std::enable_shared_from_this<Lane> {
  private:
   asio::awaitable<void> ReadLoop();
   asio::awaitable<void> WriteLoop();
+  asio::awaitable<void> KeepaliveLoop();
   // Fail reports the lane closed once and closes the socket.
   void Fail(std::string reason);
   template <typename F>
@@ -71,11 +84,13 @@ class Lane : public std::enable_shared_from_this<Lane> {
 
   std::unique_ptr<TlsStream> stream_;
   const uint16_t index_;
-  const uint64_t key_update_records_;
+  const Options options_;
   std::weak_ptr<LaneOwner> owner_;
   asio::any_io_executor owner_executor_;
   std::deque<std::string> queue_;
   asio::steady_timer wake_;  // signals WriteLoop that queue_ has data
+  asio::steady_timer keepalive_;
+  std::chrono::steady_clock::time_point last_read_, last_write_;
   uint64_t records_since_key_update_ = 0;
   uint64_t key_updates_ = 0;
   bool closed_ = false;

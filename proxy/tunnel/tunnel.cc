@@ -48,19 +48,19 @@ void Tunnel::AttachLane(std::shared_ptr<Lane> lane) {
   if (flows_.empty()) ArmIdleTimer();
 }
 
-size_t Tunnel::HomeLane(uint32_t flow_id) const {
+uint16_t Tunnel::HomeLane(uint32_t flow_id) const {
   // The home lane must be up; fall back to the lowest lane that is.
-  const size_t home = flow_id % lanes_.size();
+  const uint16_t home = static_cast<uint16_t>(flow_id % lanes_.size());
   if (lanes_[home].lane) return home;
-  for (size_t i = 0; i < lanes_.size(); ++i) {
+  for (uint16_t i = 0; i < lanes_.size(); ++i) {
     if (lanes_[i].lane) return i;
   }
   return 0;  // none up yet: frames wait in lane 0's pending list
 }
 
 size_t Tunnel::PickLane(const Flow& flow) {
-  if (flow.bytes_from_host() < kStripeAfterBytes) return HomeLane(flow.id());
-  size_t best = HomeLane(flow.id());
+  if (flow.bytes_from_host() < kStripeAfterBytes) return flow.control_lane();
+  size_t best = flow.control_lane();
   uint64_t best_queued = UINT64_MAX;
   for (size_t i = 0; i < lanes_.size(); ++i) {
     const LaneSlot& s = lanes_[i];
@@ -97,8 +97,6 @@ void Tunnel::Flush() {
   }
 }
 
-void Tunnel::SendControl(std::string frame, uint32_t flow_id) { Enqueue(HomeLane(flow_id), std::move(frame)); }
-
 void Tunnel::SendData(Flow& flow, std::string frame) {
   if (closed_) return;
   Enqueue(PickLane(flow), std::move(frame));
@@ -106,29 +104,31 @@ void Tunnel::SendData(Flow& flow, std::string frame) {
 
 void Tunnel::SendFin(Flow& flow, uint64_t final_seq) {
   std::string out;
-  if (!closed_ && Encode(wire::Fin{flow.id(), final_seq}, &out)) SendControl(std::move(out), flow.id());
+  if (!closed_ && Encode(wire::Fin{flow.id(), final_seq}, &out)) SendControl(flow, std::move(out));
 }
 
 void Tunnel::SendRst(Flow& flow, wire::ResetReason reason, const std::string& text) {
   std::string out;
-  if (!closed_ && Encode(wire::Rst{flow.id(), reason, text}, &out)) SendControl(std::move(out), flow.id());
+  if (!closed_ && Encode(wire::Rst{flow.id(), reason, text}, &out)) SendControl(flow, std::move(out));
 }
 
 void Tunnel::SendCredit(Flow& flow, uint64_t byte_limit, uint64_t seq_limit) {
   std::string out;
-  if (!closed_ && Encode(wire::Credit{flow.id(), byte_limit, seq_limit}, &out)) SendControl(std::move(out), flow.id());
+  if (!closed_ && Encode(wire::Credit{flow.id(), byte_limit, seq_limit}, &out)) SendControl(flow, std::move(out));
 }
 
 void Tunnel::OpenIngressFlow(tcp::socket host, FlowKey key, const ServiceConfig& service, std::string rule) {
   if (closed_) {
     boost::system::error_code ignored;
     host.set_option(asio::socket_base::linger(true, 0), ignored);
+    env_.limits->Release(key.src);
     return;
   }
   const uint32_t id = next_flow_id_;
   next_flow_id_ += 2;
   auto flow = std::make_shared<Flow>(id, Flow::Side::kIngress, std::move(host), key, service.target.ToString(),
                                      std::move(rule), weak_from_this(), RxLimits());
+  flow->set_control_lane(HomeLane(id));
   flows_.emplace(id, flow);
   opening_.emplace(id, true);
   idle_timer_.cancel();
@@ -151,7 +151,7 @@ void Tunnel::OpenIngressFlow(tcp::socket host, FlowKey key, const ServiceConfig&
     flow->Abort(CloseReason::kRefused, "cannot encode OPEN for target " + service.target.ToString());
     return;
   }
-  SendControl(std::move(out), id);
+  SendControl(*flow, std::move(out));
   asio::co_spawn(*env_.control, OpenTimeout(flow), asio::detached);
 }
 
@@ -170,7 +170,6 @@ std::shared_ptr<Flow> Tunnel::FindFlow(uint32_t id) {
 }
 
 void Tunnel::OnLaneFrames(uint16_t lane, std::string frames) {
-  (void)lane;
   std::string_view rest = frames;
   while (!rest.empty() && !closed_) {
     // The lane already checked the header framing; now the full frame,
@@ -181,12 +180,19 @@ void Tunnel::OnLaneFrames(uint16_t lane, std::string frames) {
     if (error != DecodeError::kNone) {
       return ProtocolError(wire::GoawayReason::kProtocolError, std::string(DecodeErrorName(error)));
     }
-    HandleFrame(frame);
+    if (const auto* ping = std::get_if<wire::Ping>(&frame)) {
+      // Answered on the lane it came in on: that lane is the one whose
+      // liveness the peer is checking.
+      std::string out;
+      if (Encode(wire::Pong{ping->opaque}, &out)) Enqueue(lane, std::move(out));
+    } else {
+      HandleFrame(frame, lane);
+    }
     rest.remove_prefix(size);
   }
 }
 
-void Tunnel::HandleFrame(const wire::Frame& frame) {
+void Tunnel::HandleFrame(const wire::Frame& frame, uint16_t lane) {
   if (const auto* data = std::get_if<wire::Data>(&frame)) {
     auto flow = FindFlow(data->flow_id);
     if (!flow) return;  // a flow we already ended: its late frames are dropped
@@ -208,7 +214,7 @@ void Tunnel::HandleFrame(const wire::Frame& frame) {
     }
     flow->OnReceived();
   } else if (const auto* open = std::get_if<wire::Open>(&frame)) {
-    HandleOpen(*open);
+    HandleOpen(*open, lane);
   } else if (const auto* ok = std::get_if<wire::OpenOk>(&frame)) {
     auto flow = FindFlow(ok->flow_id);
     if (!flow || !opening_.erase(ok->flow_id)) return;
@@ -227,9 +233,6 @@ void Tunnel::HandleFrame(const wire::Frame& frame) {
       flow->Abort(revoked ? CloseReason::kPolicyRevoked : CloseReason::kPeerReset,
                   "reset by " + peer_ + ": " + std::string(rst->text));
     }
-  } else if (const auto* ping = std::get_if<wire::Ping>(&frame)) {
-    std::string out;
-    if (Encode(wire::Pong{ping->opaque}, &out)) SendControl(std::move(out), 0);
   } else if (std::holds_alternative<wire::Goaway>(frame)) {
     const auto& goaway = std::get<wire::Goaway>(frame);
     if (goaway.reason != wire::GoawayReason::kNoError) {
@@ -240,14 +243,21 @@ void Tunnel::HandleFrame(const wire::Frame& frame) {
   } else if (std::holds_alternative<wire::LaneHello>(frame)) {
     ProtocolError(wire::GoawayReason::kProtocolError, "LANE_HELLO after the lane was set up");
   }
-  // PONG needs nothing yet: lanes are kept alive by TCP and traffic.
+  // PONG needs nothing: receiving it already refreshed the lane's liveness.
 }
 
-void Tunnel::HandleOpen(const wire::Open& open) {
+void Tunnel::HandleOpen(const wire::Open& open, uint16_t lane) {
   if (open.flow_id <= highest_peer_flow_id_ || flows_.contains(open.flow_id)) {
     return ProtocolError(wire::GoawayReason::kProtocolError, "OPEN reuses flow id " + std::to_string(open.flow_id));
   }
   highest_peer_flow_id_ = open.flow_id;
+  if (std::string why; !env_.limits->TryAdmit(open.src_address, &why)) {
+    spdlog::warn("flow {} from {} via {}: refused: {}", open.flow_id, EndpointText(open.src_address, open.src_port),
+                 peer_, why);
+    std::string out;
+    if (Encode(wire::OpenRefused{open.flow_id, wire::RefuseReason::kLimit, "", why}, &out)) Enqueue(lane, std::move(out));
+    return;
+  }
   idle_timer_.cancel();
   FlowKey key;
   key.src = open.src_address;
@@ -263,6 +273,7 @@ void Tunnel::HandleOpen(const wire::Open& open) {
   // connect re-checks this flow too.
   auto flow = std::make_shared<Flow>(open.flow_id, Flow::Side::kEgress, tcp::socket(*env_.control), key, target, "",
                                      weak_from_this(), RxLimits());
+  flow->set_control_lane(lane);  // answer on the lane the peer chose for it
   flows_.emplace(open.flow_id, flow);
   asio::co_spawn(*env_.control,
                  ConnectEgress(flow, open.target_name.empty() ? open.target_address.ToString() : std::string(open.target_name),
@@ -275,7 +286,7 @@ asio::awaitable<void> Tunnel::ConnectEgress(std::shared_ptr<Flow> flow, std::str
   auto self = shared_from_this();
   auto refuse = [&](wire::RefuseReason reason, std::string rule_id, std::string text, CloseReason why) {
     std::string out;
-    if (Encode(wire::OpenRefused{flow->id(), reason, rule_id, text}, &out)) SendControl(std::move(out), flow->id());
+    if (Encode(wire::OpenRefused{flow->id(), reason, rule_id, text}, &out)) SendControl(*flow, std::move(out));
     flow->Abort(why, text);
   };
   tcp::resolver resolver(*env_.control);
@@ -317,13 +328,14 @@ asio::awaitable<void> Tunnel::ConnectEgress(std::shared_ptr<Flow> flow, std::str
   if (Encode(wire::OpenOk{flow->id(), flow->rx().advertised_byte_limit(),
                           static_cast<uint32_t>(flow->rx().advertised_seq_limit())},
              &out)) {
-    SendControl(std::move(out), flow->id());
+    SendControl(*flow, std::move(out));
   }
   flow->Start(byte_credit, seq_credit);
 }
 
 void Tunnel::OnFlowEnded(Flow& flow, CloseReason reason, std::string detail) {
   LogFlowEnd(flow, reason, detail);
+  env_.limits->Release(flow.key().src);
   opening_.erase(flow.id());
   flows_.erase(flow.id());
   if (flows_.empty()) {

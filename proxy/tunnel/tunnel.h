@@ -30,6 +30,7 @@
 #include "braid/wire.h"
 #include "proxy/config/gateway_config.h"
 #include "proxy/flow/flow.h"
+#include "proxy/flow/flow_limits.h"
 #include "proxy/runtime/asio.h"
 #include "proxy/tunnel/lane.h"
 
@@ -41,6 +42,7 @@ struct TunnelEnv {
   std::shared_ptr<const GatewayConfig> config;
   PolicyStore* policy = nullptr;
   asio::io_context* control = nullptr;
+  FlowLimits* limits = nullptr;  // control worker only
   // Called on the control worker when the tunnel has closed.
   std::function<void(uint64_t tunnel_id)> on_closed;
 };
@@ -66,7 +68,8 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   // AttachLane adds a lane whose LANE_HELLO was verified and starts it.
   void AttachLane(std::shared_ptr<Lane> lane);
   // OpenIngressFlow carries a host connection that this gateway's SFT
-  // admitted (by `rule`, "" for the default) to `service.target`.
+  // admitted (by `rule`, "" for the default) and FlowLimits counted, to
+  // `service.target`.
   void OpenIngressFlow(tcp::socket host, FlowKey key, const ServiceConfig& service, std::string rule);
   // Close resets every flow with `reason` and closes the lanes, after a
   // GOAWAY when `goaway` is set.
@@ -93,17 +96,17 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
     std::vector<std::string> pending;  // waiting for the next Flush
   };
 
-  void HandleFrame(const wire::Frame& frame);
-  void HandleOpen(const wire::Open& open);
+  void HandleFrame(const wire::Frame& frame, uint16_t lane);
+  void HandleOpen(const wire::Open& open, uint16_t lane);
   asio::awaitable<void> ConnectEgress(std::shared_ptr<Flow> flow, std::string host, uint16_t port,
                                       uint64_t byte_credit, uint64_t seq_credit);
   asio::awaitable<void> OpenTimeout(std::shared_ptr<Flow> flow);
   void ProtocolError(wire::GoawayReason reason, const std::string& detail);
   void Enqueue(size_t lane, std::string frame);
-  void SendControl(std::string frame, uint32_t flow_id);
+  void SendControl(const Flow& flow, std::string frame) { Enqueue(flow.control_lane(), std::move(frame)); }
   void Flush();
   size_t PickLane(const Flow& flow);
-  size_t HomeLane(uint32_t flow_id) const;
+  uint16_t HomeLane(uint32_t flow_id) const;
   void ArmIdleTimer();
   std::shared_ptr<Flow> FindFlow(uint32_t id);
   void LogFlowEnd(const Flow& flow, CloseReason reason, const std::string& detail);

@@ -41,11 +41,16 @@ asio::awaitable<std::optional<wire::LaneHello>> ReadLaneHello(TlsStream& stream,
 }
 
 // FailureText says why a TLS operation failed: the reason TlsContext
-// recorded (a refused certificate or name, a missing ALPN) or the peer's
-// alert, falling back to the transport error.
+// recorded (a refused certificate or name, a missing ALPN, the peer's
+// alert), falling back to the transport error. Asio has already drained
+// BoringSSL's error queue by the time we see the error code.
 std::string FailureText(SSL* ssl, const boost::system::error_code& ec) {
-  std::string reason = TlsFailureReason(ssl, -1);
+  std::string reason = RecordedTlsFailure(ssl);
   return reason.empty() ? ec.message() : reason;
+}
+
+Lane::Options LaneOptions(const TunnelConfig& cfg) {
+  return Lane::Options{cfg.key_update_records, cfg.keepalive_interval, cfg.keepalive_timeout};
 }
 
 template <typename Op>
@@ -60,8 +65,13 @@ asio::awaitable<boost::system::error_code> WithTimeout(Op op, Duration timeout) 
 
 TunnelManager::TunnelManager(WorkerPool& workers, TunnelEnv env, std::shared_ptr<const TlsContext> tls,
                              uint16_t lanes)
-    : workers_(workers), env_(std::move(env)), tls_(std::move(tls)), lanes_(lanes == 0 ? 1 : lanes) {
+    : workers_(workers),
+      limits_(env.config->limits.max_flows, env.config->limits.max_flows_per_source),
+      env_(std::move(env)),
+      tls_(std::move(tls)),
+      lanes_(lanes == 0 ? 1 : lanes) {
   env_.on_closed = [this](uint64_t id) { OnTunnelClosed(id); };
+  env_.limits = &limits_;
 }
 
 asio::io_context& TunnelManager::LaneWorker(uint16_t index) {
@@ -150,7 +160,7 @@ asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<T
   }
   spdlog::debug("tunnel {} lane {} to {} up{}", tunnel->id(), index, peer.name,
                 HandshakeResumed(stream->native_handle()) ? " (resumed)" : "");
-  co_return std::make_shared<Lane>(std::move(stream), index, cfg.key_update_records);
+  co_return std::make_shared<Lane>(std::move(stream), index, LaneOptions(cfg));
 }
 
 asio::awaitable<void> TunnelManager::Dial(std::shared_ptr<Tunnel> tunnel, PeerConfig peer) {
@@ -247,7 +257,7 @@ asio::awaitable<void> TunnelManager::ServeLane(tcp::socket socket) {
       co_return;
     }
   }
-  auto lane = std::make_shared<Lane>(std::move(stream), hello->lane_index, cfg.key_update_records);
+  auto lane = std::make_shared<Lane>(std::move(stream), hello->lane_index, LaneOptions(cfg));
   asio::post(*env_.control, [this, peer = *peer, hello = *hello, lane] { BindLane(peer, hello, lane); });
 }
 

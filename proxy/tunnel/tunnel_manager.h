@@ -34,6 +34,7 @@ class TunnelManager {
   // CloseAll closes every tunnel (shutdown).
   void CloseAll(const std::string& why);
   size_t tunnel_count() const { return tunnels_.size(); }
+  FlowLimits& limits() { return limits_; }
 
  private:
   asio::awaitable<void> Dial(std::shared_ptr<Tunnel> tunnel, PeerConfig peer);
@@ -45,6 +46,7 @@ class TunnelManager {
   asio::io_context& LaneWorker(uint16_t index);
 
   WorkerPool& workers_;
+  FlowLimits limits_;
   TunnelEnv env_;
   std::shared_ptr<const TlsContext> tls_;
   const uint16_t lanes_;

@@ -4,28 +4,14 @@
 #include <cstring>
 
 #include "proxy/wire/big_endian.h"
+#include "proxy/wire/frame_layout.h"
 
 namespace braid::proxy {
 namespace {
 
 using wire::FrameHeader;
 using wire::FrameType;
-
-// OPEN payload layout (docs/protocol.md, "OPEN").
-constexpr size_t kOpenSeqCredit = 0;
-constexpr size_t kOpenProtocol = 4;
-constexpr size_t kOpenSrcFamily = 5;
-constexpr size_t kOpenSrcPort = 6;
-constexpr size_t kOpenSrcAddress = 8;
-constexpr size_t kOpenTargetKind = 24;
-constexpr size_t kOpenNameLength = 25;
-constexpr size_t kOpenTargetPort = 26;
-constexpr size_t kOpenTargetAddress = 28;
-static_assert(kOpenTargetAddress + 16 == wire::kOpenFixedPayloadSize);
-
-constexpr uint8_t kFamilyV4 = 4;
-constexpr uint8_t kFamilyV6 = 6;
-constexpr uint8_t kTargetName = 1;
+using namespace layout;
 
 bool IsTunnelFrame(FrameType type) {
   return type == FrameType::kLaneHello || type == FrameType::kPing || type == FrameType::kPong;
@@ -33,17 +19,6 @@ bool IsTunnelFrame(FrameType type) {
 
 bool IsZero(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
-}
-
-// Writes an address as 16 bytes: IPv4 in the first 4, the rest zero.
-void AppendAddress(std::string* out, const IpAddress& address) {
-  if (address.is_v4()) {
-    be::Append32(out, address.v4());
-    out->append(12, '\0');
-  } else {
-    be::Append64(out, address.hi());
-    be::Append64(out, address.lo());
-  }
 }
 
 DecodeError ParseAddress(uint8_t family, const char* bytes, IpAddress* out) {
@@ -57,33 +32,6 @@ DecodeError ParseAddress(uint8_t family, const char* bytes, IpAddress* out) {
     return DecodeError::kNone;
   }
   return DecodeError::kBadAddress;
-}
-
-uint8_t FamilyCode(const IpAddress& address) { return address.is_v4() ? kFamilyV4 : kFamilyV6; }
-
-void AppendHeader(std::string* out, FrameType type, uint32_t flow_id, uint64_t value,
-                  size_t payload_len) {
-  char header[wire::kHeaderSize];
-  EncodeHeader({type, 0, static_cast<uint16_t>(payload_len), flow_id, value},
-               std::span<char, wire::kHeaderSize>(header, wire::kHeaderSize));
-  out->append(header, wire::kHeaderSize);
-}
-
-std::string_view Truncate(std::string_view text, size_t max) { return text.substr(0, max); }
-
-DecodeError CheckReason(FrameType type, uint64_t value) {
-  switch (type) {
-    case FrameType::kOpenRefused:
-      return value >= 1 && value <= wire::kMaxRefuseReason ? DecodeError::kNone
-                                                           : DecodeError::kBadReason;
-    case FrameType::kRst:
-      return value >= 1 && value <= wire::kMaxResetReason ? DecodeError::kNone
-                                                          : DecodeError::kBadReason;
-    case FrameType::kGoaway:
-      return value <= wire::kMaxGoawayReason ? DecodeError::kNone : DecodeError::kBadReason;
-    default:
-      return DecodeError::kNone;
-  }
 }
 
 // Length rule per type: [min, max] payload bytes.
@@ -184,7 +132,7 @@ DecodeError ParseHeader(std::span<const char, wire::kHeaderSize> in,
   const LengthRule rule = LengthRuleFor(h.type);
   if (h.type == FrameType::kData && h.length == 0) return DecodeError::kEmptyData;
   if (h.length < rule.min || h.length > rule.max) return DecodeError::kBadLength;
-  return CheckReason(h.type, h.value);
+  return IsValidReason(h.type, h.value) ? DecodeError::kNone : DecodeError::kBadReason;
 }
 
 DecodeError ParsePayload(const FrameHeader& h, std::string_view p, wire::Frame* out) {
@@ -300,140 +248,6 @@ DecodeError ParseFrame(std::string_view bytes, std::optional<wire::Role> local_r
   }
   if (bytes.size() != wire::kHeaderSize + header.length) return DecodeError::kBadLength;
   return ParsePayload(header, bytes.substr(wire::kHeaderSize), out);
-}
-
-void EncodeHeader(const FrameHeader& h, std::span<char, wire::kHeaderSize> out) {
-  out[0] = static_cast<char>(h.type);
-  out[1] = static_cast<char>(h.flags);
-  be::Store16(out.data() + 2, h.length);
-  be::Store32(out.data() + 4, h.flow_id);
-  be::Store64(out.data() + 8, h.value);
-}
-
-bool EncodeDataHeader(uint32_t flow_id, uint64_t seq, size_t payload_len,
-                      std::span<char, wire::kHeaderSize> out) {
-  if (flow_id == 0 || payload_len == 0 || payload_len > wire::kMaxPayload) return false;
-  EncodeHeader({FrameType::kData, 0, static_cast<uint16_t>(payload_len), flow_id, seq}, out);
-  return true;
-}
-
-bool Encode(const wire::LaneHello& f, std::string* out) {
-  if (f.tunnel_id == 0 || f.version == 0 || f.lane_count == 0 ||
-      f.lane_count > wire::kMaxLanes || f.lane_index >= f.lane_count) {
-    return false;
-  }
-  AppendHeader(out, FrameType::kLaneHello, 0, f.tunnel_id, wire::kLaneHelloPayloadSize);
-  be::Append16(out, f.version);
-  be::Append16(out, f.lane_index);
-  be::Append16(out, f.lane_count);
-  be::Append16(out, 0);
-  out->append(reinterpret_cast<const char*>(f.binder.data()), f.binder.size());
-  return true;
-}
-
-bool Encode(const wire::Open& f, std::string* out) {
-  if (f.flow_id == 0 || f.target_port == 0) return false;
-  if (f.protocol != Protocol::kTcp && f.protocol != Protocol::kUdp) return false;
-  if (!f.target_name.empty() && !IsValidTargetName(f.target_name)) return false;
-  AppendHeader(out, FrameType::kOpen, f.flow_id, f.initial_byte_credit,
-               wire::kOpenFixedPayloadSize + f.target_name.size());
-  be::Append32(out, f.initial_seq_credit);
-  be::Append8(out, static_cast<uint8_t>(f.protocol));
-  be::Append8(out, FamilyCode(f.src_address));
-  be::Append16(out, f.src_port);
-  AppendAddress(out, f.src_address);
-  if (f.target_name.empty()) {
-    be::Append8(out, FamilyCode(f.target_address));
-    be::Append8(out, 0);
-    be::Append16(out, f.target_port);
-    AppendAddress(out, f.target_address);
-  } else {
-    be::Append8(out, kTargetName);
-    be::Append8(out, static_cast<uint8_t>(f.target_name.size()));
-    be::Append16(out, f.target_port);
-    out->append(16, '\0');
-    out->append(f.target_name);
-  }
-  return true;
-}
-
-bool Encode(const wire::OpenOk& f, std::string* out) {
-  if (f.flow_id == 0) return false;
-  AppendHeader(out, FrameType::kOpenOk, f.flow_id, f.initial_byte_credit,
-               wire::kOpenOkPayloadSize);
-  be::Append32(out, f.initial_seq_credit);
-  return true;
-}
-
-bool Encode(const wire::OpenRefused& f, std::string* out) {
-  const auto reason = static_cast<uint64_t>(f.reason);
-  if (f.flow_id == 0 || CheckReason(FrameType::kOpenRefused, reason) != DecodeError::kNone) {
-    return false;
-  }
-  if (!f.rule_id.empty() && f.reason != wire::RefuseReason::kPolicyDenied) return false;
-  const std::string_view rule_id = Truncate(f.rule_id, wire::kMaxRuleIdLength);
-  const std::string_view text = Truncate(f.text, wire::kMaxTextLength);
-  AppendHeader(out, FrameType::kOpenRefused, f.flow_id, reason, 1 + rule_id.size() + text.size());
-  be::Append8(out, static_cast<uint8_t>(rule_id.size()));
-  out->append(rule_id);
-  out->append(text);
-  return true;
-}
-
-bool Encode(const wire::Data& f, std::string* out) {
-  char header[wire::kHeaderSize];
-  if (!EncodeDataHeader(f.flow_id, f.seq, f.payload.size(),
-                        std::span<char, wire::kHeaderSize>(header, wire::kHeaderSize))) {
-    return false;
-  }
-  out->append(header, wire::kHeaderSize);
-  out->append(f.payload);
-  return true;
-}
-
-bool Encode(const wire::Fin& f, std::string* out) {
-  if (f.flow_id == 0) return false;
-  AppendHeader(out, FrameType::kFin, f.flow_id, f.final_seq, 0);
-  return true;
-}
-
-bool Encode(const wire::Rst& f, std::string* out) {
-  const auto reason = static_cast<uint64_t>(f.reason);
-  if (f.flow_id == 0 || CheckReason(FrameType::kRst, reason) != DecodeError::kNone) return false;
-  const std::string_view text = Truncate(f.text, wire::kMaxTextLength);
-  AppendHeader(out, FrameType::kRst, f.flow_id, reason, text.size());
-  out->append(text);
-  return true;
-}
-
-bool Encode(const wire::Credit& f, std::string* out) {
-  if (f.flow_id == 0) return false;
-  AppendHeader(out, FrameType::kCredit, f.flow_id, f.byte_limit, wire::kCreditPayloadSize);
-  be::Append64(out, f.seq_limit);
-  return true;
-}
-
-bool Encode(const wire::Ping& f, std::string* out) {
-  AppendHeader(out, FrameType::kPing, 0, f.opaque, 0);
-  return true;
-}
-
-bool Encode(const wire::Pong& f, std::string* out) {
-  AppendHeader(out, FrameType::kPong, 0, f.opaque, 0);
-  return true;
-}
-
-bool Encode(const wire::Goaway& f, std::string* out) {
-  const auto reason = static_cast<uint64_t>(f.reason);
-  if (CheckReason(FrameType::kGoaway, reason) != DecodeError::kNone) return false;
-  const std::string_view text = Truncate(f.text, wire::kMaxTextLength);
-  AppendHeader(out, FrameType::kGoaway, f.last_flow_id, reason, text.size());
-  out->append(text);
-  return true;
-}
-
-bool EncodeFrame(const wire::Frame& frame, std::string* out) {
-  return std::visit([out](const auto& f) { return Encode(f, out); }, frame);
 }
 
 }  // namespace braid::proxy

@@ -1,8 +1,8 @@
 // Frame codec: pure functions between braid::wire frame structs and bytes.
 //
-// Encoders append one complete frame to a byte buffer (std::string, the
-// buffer the lane hands to SSL_write). Parsers validate a header or a payload
-// that is already in memory. The streaming FrameDecoder (frame_decoder.h,
+// Encoders (frame_encoder.cc) append one complete frame to a byte buffer
+// (std::string, the buffer the lane hands to SSL_write). Parsers
+// (frame_codec.cc) validate a header or a payload already in memory. The streaming FrameDecoder (frame_decoder.h,
 // included below) builds on the parsers to cut a TLS byte stream into frames.
 //
 // Errors are a DecodeError enum rather than absl::Status: this is the data

@@ -1,0 +1,719 @@
+// Tests of the gateway config (proxy/config/gateway_config.h): every
+// validation error with its exact message, defaults, durations, endpoints,
+// path resolution, the file checks of LoadGatewayConfig, and that every
+// error of a file is reported at once.
+#include "proxy/config/gateway_config.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace braid::proxy {
+namespace {
+
+using nlohmann::json;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+using ::testing::StartsWith;
+using namespace std::chrono_literals;
+
+namespace fs = std::filesystem;
+
+constexpr char kSource[] = "gw.json";
+constexpr char kBaseDir[] = "/etc/braid";
+
+// The example from the issue (section 1), the reference config of the docs.
+constexpr char kExample[] = R"({
+  "name": "gw-onprem",
+  "identity": {"cert": "pki/gw-onprem.crt", "key": "pki/gw-onprem.key", "ca": "pki/ca.crt"},
+  "tunnel": {"listen": "0.0.0.0:4433", "lanes": 0, "idle_timeout": "60s"},
+  "peers": [{"name": "gw-cloud", "address": "198.51.100.7:4433"}],
+  "services": [{"name": "pg", "listen": "127.0.0.1:15432", "peer": "gw-cloud", "target": "10.2.0.9:5432"}],
+  "policy": {"file": "policies/db-replication.json"},
+  "admin": {"listen": "127.0.0.1:9901"}
+})";
+
+json Example() { return json::parse(kExample); }
+
+// Patched returns the example with an RFC 7386 merge patch applied (null
+// removes a key; a list replaces the whole list).
+std::string Patched(const std::string& patch) {
+  json doc = Example();
+  doc.merge_patch(json::parse(patch));
+  return doc.dump();
+}
+
+// Message copies a status message: Debian's Abseil has its own string_view,
+// which gmock's string matchers do not take.
+std::string Message(const absl::StatusOr<GatewayConfig>& config) { return std::string(config.status().message()); }
+
+absl::StatusOr<GatewayConfig> Parse(const std::string& text) { return ParseGatewayConfig(text, kSource, kBaseDir); }
+
+// ErrorLines parses `text` and returns its error lines; a config that parses
+// is a test failure.
+std::vector<std::string> ErrorLines(const std::string& text) {
+  absl::StatusOr<GatewayConfig> config = Parse(text);
+  if (config.ok()) {
+    ADD_FAILURE() << "parsed, but should not have:\n" << text;
+    return {};
+  }
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << config.status();
+  std::vector<std::string> lines = absl::StrSplit(Message(config), '\n');
+  for (const std::string& line : lines) EXPECT_THAT(line, StartsWith("gw.json: ")) << "every error names the file";
+  return lines;
+}
+
+TEST(GatewayConfigTest, ExampleFromTheIssueParses) {
+  absl::StatusOr<GatewayConfig> config = Parse(kExample);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->name, "gw-onprem");
+  EXPECT_EQ(config->source_path, "gw.json");
+  EXPECT_EQ(config->identity.cert, "/etc/braid/pki/gw-onprem.crt");
+  EXPECT_EQ(config->identity.key, "/etc/braid/pki/gw-onprem.key");
+  EXPECT_EQ(config->identity.ca, "/etc/braid/pki/ca.crt");
+  EXPECT_EQ(config->tunnel.listen, (Endpoint{"0.0.0.0", 4433}));
+  EXPECT_EQ(config->tunnel.lanes, 0u);
+  EXPECT_EQ(config->tunnel.idle_timeout, 60s);
+  EXPECT_THAT(config->peers, ElementsAre(PeerConfig{"gw-cloud", {"198.51.100.7", 4433}}));
+  EXPECT_THAT(config->services,
+              ElementsAre(ServiceConfig{"pg", {"127.0.0.1", 15432}, "gw-cloud", {"10.2.0.9", 5432}}));
+  EXPECT_EQ(config->policy.file, "/etc/braid/policies/db-replication.json");
+  EXPECT_EQ(config->admin.listen, (Endpoint{"127.0.0.1", 9901}));
+  ASSERT_NE(config->FindPeer("gw-cloud"), nullptr);
+  EXPECT_EQ(config->FindPeer("gw-cloud")->address.port, 4433);
+  EXPECT_EQ(config->FindPeer("gw-nowhere"), nullptr);
+}
+
+TEST(GatewayConfigTest, DefaultsOfAMinimalConfig) {
+  // The cloud side: no peers, no services, nothing optional.
+  absl::StatusOr<GatewayConfig> config = Parse(R"({
+    "name": "gw-cloud",
+    "identity": {"cert": "c.crt", "key": "c.key", "ca": "ca.crt"},
+    "tunnel": {"listen": "[::]:4433"},
+    "policy": {"file": "p.json"}
+  })");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const GatewayConfig defaults;
+  EXPECT_EQ(config->tunnel.listen, (Endpoint{"::", 4433}));
+  EXPECT_EQ(config->tunnel.lanes, 0u);
+  EXPECT_EQ(config->tunnel.idle_timeout, 60s);
+  EXPECT_EQ(config->tunnel.handshake_timeout, 10s);
+  EXPECT_EQ(config->tunnel.keepalive_interval, 5s);
+  EXPECT_EQ(config->tunnel.keepalive_timeout, 15s);
+  EXPECT_EQ(config->tunnel.key_update_records, uint64_t{1} << 23);
+  EXPECT_EQ(config->tunnel.flow_window_bytes, 4u << 20);
+  EXPECT_TRUE(config->peers.empty());
+  EXPECT_TRUE(config->services.empty());
+  EXPECT_FALSE(config->admin.listen.has_value());
+  EXPECT_EQ(config->limits.max_flows, 10'000u);
+  EXPECT_EQ(config->limits.max_flows_per_source, 1'000u);
+  EXPECT_EQ(config->limits.connect_timeout, 10s);
+  EXPECT_EQ(config->limits.open_timeout, 15s);
+  EXPECT_EQ(config->log.level, "info");
+  EXPECT_FALSE(config->log.json);
+  // The documented defaults are the struct's.
+  EXPECT_EQ(config->tunnel.idle_timeout, defaults.tunnel.idle_timeout);
+  EXPECT_EQ(config->limits.max_flows, defaults.limits.max_flows);
+}
+
+TEST(GatewayConfigTest, EveryKeySet) {
+  absl::StatusOr<GatewayConfig> config = Parse(Patched(R"({
+    "tunnel": {"listen": "[2001:db8::1]:0", "lanes": 256, "idle_timeout": "2m", "handshake_timeout": "500ms",
+               "keepalive_interval": "1s", "keepalive_timeout": "1h", "key_update_records": 1,
+               "flow_window_bytes": 65536},
+    "peers": [{"name": "gw-cloud", "address": "gw-cloud.example.net:4433"},
+              {"name": "gw-dr", "address": "[2001:db8::9]:4433"}],
+    "services": [{"name": "pg", "listen": "127.0.0.1:0", "peer": "gw-cloud", "target": "db.internal:5432"},
+                 {"name": "pg-dr", "listen": "[::1]:15432", "peer": "gw-dr", "target": "[2001:db8::10]:5432"}],
+    "admin": {"listen": "[::1]:9901"},
+    "limits": {"max_flows": 1, "max_flows_per_source": 4294967295, "connect_timeout": "3s", "open_timeout": "1m"},
+    "log": {"level": "debug", "json": true}
+  })"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->tunnel.listen, (Endpoint{"2001:db8::1", 0}));
+  EXPECT_EQ(config->tunnel.lanes, 256u);
+  EXPECT_EQ(config->tunnel.idle_timeout, 2min);
+  EXPECT_EQ(config->tunnel.handshake_timeout, 500ms);
+  EXPECT_EQ(config->tunnel.keepalive_interval, 1s);
+  EXPECT_EQ(config->tunnel.keepalive_timeout, 1h);
+  EXPECT_EQ(config->tunnel.key_update_records, 1u);
+  EXPECT_EQ(config->tunnel.flow_window_bytes, 65536u);
+  EXPECT_THAT(config->peers, ElementsAre(PeerConfig{"gw-cloud", {"gw-cloud.example.net", 4433}},
+                                         PeerConfig{"gw-dr", {"2001:db8::9", 4433}}));
+  EXPECT_THAT(config->services,
+              ElementsAre(ServiceConfig{"pg", {"127.0.0.1", 0}, "gw-cloud", {"db.internal", 5432}},
+                          ServiceConfig{"pg-dr", {"::1", 15432}, "gw-dr", {"2001:db8::10", 5432}}));
+  EXPECT_EQ(config->admin.listen, (Endpoint{"::1", 9901}));
+  EXPECT_EQ(config->limits.max_flows, 1u);
+  EXPECT_EQ(config->limits.max_flows_per_source, 4294967295u);
+  EXPECT_EQ(config->limits.connect_timeout, 3s);
+  EXPECT_EQ(config->limits.open_timeout, 1min);
+  EXPECT_EQ(config->log.level, "debug");
+  EXPECT_TRUE(config->log.json);
+}
+
+TEST(GatewayConfigTest, UpperBoundsAccepted) {
+  absl::StatusOr<GatewayConfig> config =
+      Parse(Patched(R"({"tunnel": {"key_update_records": 16777216, "flow_window_bytes": 1073741824}})"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->tunnel.key_update_records, uint64_t{1} << 24);
+  EXPECT_EQ(config->tunnel.flow_window_bytes, 1u << 30);
+}
+
+TEST(GatewayConfigTest, EveryLogLevel) {
+  for (const char* level : {"trace", "debug", "info", "warn", "error", "off"}) {
+    absl::StatusOr<GatewayConfig> config = Parse(Patched(json{{"log", {{"level", level}}}}.dump()));
+    ASSERT_TRUE(config.ok()) << level << ": " << config.status();
+    EXPECT_EQ(config->log.level, level);
+  }
+}
+
+TEST(GatewayConfigTest, AdminSectionWithoutListenMeansNoAdmin) {
+  absl::StatusOr<GatewayConfig> config = Parse(Patched(R"({"admin": {"listen": null}})"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->admin.listen.has_value());
+}
+
+// One error each: the merge patch applied to the example, and the whole
+// message expected.
+struct ErrorCase {
+  const char* label;
+  std::string patch;
+  std::string error;
+};
+
+std::string LongName(size_t n) { return std::string(n, 'a'); }
+
+const std::string kNotADuration = R"( is not a duration (an integer and a unit: ms, s, m or h, as in "60s"))";
+const std::string kNotAGatewayName =
+    " is not a gateway name (1-253 characters of A-Za-z0-9_.- in dot-separated labels of 1-63, no label starting "
+    "or ending with '-')";
+
+const std::vector<ErrorCase>& ErrorCases() {
+  static const std::vector<ErrorCase> cases = {
+      // Keys.
+      {"unknown_top_key", R"({"tunel": {}})", R"(gw.json: unknown key "tunel" (did you mean "tunnel"?))"},
+      {"unknown_key_no_hint", R"({"colour": 1})", R"(gw.json: unknown key "colour")"},
+      {"unknown_tunnel_key", R"({"tunnel": {"lans": 2}})",
+       R"(gw.json: tunnel: unknown key "lans" (did you mean "lanes"?))"},
+      {"unknown_service_key", R"({"services": [{"name": "pg", "listen": "127.0.0.1:1", "peer": "gw-cloud",
+                                  "target": "db:1", "tls": true}]})",
+       R"(gw.json: services[0]: unknown key "tls")"},
+      // name.
+      {"name_missing", R"({"name": null})", "gw.json: name: required"},
+      {"name_type", R"({"name": 7})", "gw.json: name: expected a string, got number"},
+      {"name_empty", R"({"name": ""})",
+       R"(gw.json: name: "")" + kNotAGatewayName},
+      {"name_space", R"({"name": "gw onprem"})",
+       R"(gw.json: name: "gw onprem")" + kNotAGatewayName},
+      {"name_too_long",
+       json{{"name", LongName(63) + "." + LongName(63) + "." + LongName(63) + "." + LongName(62)}}.dump(),
+       "gw.json: name: \"" + LongName(63) + "." + LongName(63) + "." + LongName(63) + "." + LongName(62) +
+           "\"" + kNotAGatewayName},
+      {"name_dash_label", R"({"name": "-gw"})",
+       R"(gw.json: name: "-gw")" + kNotAGatewayName},
+      {"name_slash", R"({"name": "../gw"})",
+       R"(gw.json: name: "../gw")" + kNotAGatewayName},
+      // identity.
+      {"identity_missing", R"({"identity": null})", "gw.json: identity: required"},
+      {"identity_type", R"({"identity": ["a"]})", "gw.json: identity: expected an object, got list"},
+      {"identity_cert_missing", R"({"identity": {"cert": null}})", "gw.json: identity.cert: required"},
+      {"identity_key_missing", R"({"identity": {"key": null}})", "gw.json: identity.key: required"},
+      {"identity_ca_missing", R"({"identity": {"ca": null}})", "gw.json: identity.ca: required"},
+      {"identity_key_empty", R"({"identity": {"key": ""}})", "gw.json: identity.key: must not be empty"},
+      {"identity_ca_type", R"({"identity": {"ca": true}})", "gw.json: identity.ca: expected a string, got boolean"},
+      // tunnel.
+      {"tunnel_missing", R"({"tunnel": null})", "gw.json: tunnel: required"},
+      {"tunnel_type", R"({"tunnel": "0.0.0.0:4433"})", "gw.json: tunnel: expected an object, got string"},
+      {"tunnel_listen_missing", R"({"tunnel": {"listen": null}})", "gw.json: tunnel.listen: required"},
+      {"tunnel_listen_name", R"({"tunnel": {"listen": "localhost:4433"}})",
+       R"(gw.json: tunnel.listen: "localhost:4433": the host must be an IP address here, not a name)"},
+      {"tunnel_listen_no_port", R"({"tunnel": {"listen": "0.0.0.0"}})",
+       R"(gw.json: tunnel.listen: "0.0.0.0" is not IP:port (port 0-65535; IPv6 as [addr]:port))"},
+      {"tunnel_listen_v6_unbracketed", R"({"tunnel": {"listen": "::1:4433"}})",
+       R"(gw.json: tunnel.listen: "::1:4433" is not IP:port (port 0-65535; IPv6 as [addr]:port))"},
+      {"tunnel_listen_type", R"({"tunnel": {"listen": 4433}})",
+       R"(gw.json: tunnel.listen: expected a string "host:port", got number)"},
+      {"lanes_string", R"({"tunnel": {"lanes": "4"}})", "gw.json: tunnel.lanes: expected a number, got string"},
+      {"lanes_too_many", R"({"tunnel": {"lanes": 257}})",
+       "gw.json: tunnel.lanes: 257 is out of range (0-256, 0 = one per core)"},
+      {"lanes_negative", R"({"tunnel": {"lanes": -1}})",
+       "gw.json: tunnel.lanes: -1 is out of range (0-256, 0 = one per core)"},
+      {"lanes_fraction", R"({"tunnel": {"lanes": 2.5}})",
+       "gw.json: tunnel.lanes: 2.5 is not an integer (0-256, 0 = one per core)"},
+      {"idle_timeout_zero", R"({"tunnel": {"idle_timeout": "0s"}})",
+       R"(gw.json: tunnel.idle_timeout: "0s": must be greater than zero)"},
+      {"idle_timeout_number", R"({"tunnel": {"idle_timeout": 60}})",
+       R"(gw.json: tunnel.idle_timeout: expected a duration string such as "60s", got number)"},
+      {"idle_timeout_no_unit", R"({"tunnel": {"idle_timeout": "60"}})",
+       R"(gw.json: tunnel.idle_timeout: "60")" + kNotADuration},
+      {"handshake_timeout_fraction", R"({"tunnel": {"handshake_timeout": "1.5s"}})",
+       R"(gw.json: tunnel.handshake_timeout: "1.5s")" + kNotADuration},
+      {"handshake_timeout_zero", R"({"tunnel": {"handshake_timeout": "0ms"}})",
+       R"(gw.json: tunnel.handshake_timeout: "0ms": must be greater than zero)"},
+      {"keepalive_interval_zero", R"({"tunnel": {"keepalive_interval": "0s"}})",
+       R"(gw.json: tunnel.keepalive_interval: "0s": must be greater than zero)"},
+      {"keepalive_timeout_bad", R"({"tunnel": {"keepalive_timeout": "15 s"}})",
+       R"(gw.json: tunnel.keepalive_timeout: "15 s")" + kNotADuration},
+      {"keepalive_timeout_not_longer", R"({"tunnel": {"keepalive_interval": "20s"}})",
+       "gw.json: tunnel.keepalive_timeout: 15s must be longer than keepalive_interval (20s)"},
+      {"keepalive_timeout_equal", R"({"tunnel": {"keepalive_interval": "1m", "keepalive_timeout": "60000ms"}})",
+       "gw.json: tunnel.keepalive_timeout: 1m must be longer than keepalive_interval (1m)"},
+      {"key_update_records_zero", R"({"tunnel": {"key_update_records": 0}})",
+       "gw.json: tunnel.key_update_records: 0 is out of range (1-16777216, at most 2^24)"},
+      {"key_update_records_too_many", R"({"tunnel": {"key_update_records": 16777217}})",
+       "gw.json: tunnel.key_update_records: 16777217 is out of range (1-16777216, at most 2^24)"},
+      {"flow_window_too_small", R"({"tunnel": {"flow_window_bytes": 65535}})",
+       "gw.json: tunnel.flow_window_bytes: 65535 is out of range (65536-1073741824, 64 KiB - 1 GiB)"},
+      {"flow_window_too_big", R"({"tunnel": {"flow_window_bytes": 1073741825}})",
+       "gw.json: tunnel.flow_window_bytes: 1073741825 is out of range (65536-1073741824, 64 KiB - 1 GiB)"},
+      {"flow_window_string", R"({"tunnel": {"flow_window_bytes": "4MiB"}})",
+       "gw.json: tunnel.flow_window_bytes: expected a number, got string"},
+      // peers.
+      {"peers_type", R"({"peers": {"name": "gw-cloud"}})", "gw.json: peers: expected a list, got object"},
+      {"peer_type", R"({"peers": ["gw-cloud"]})", "gw.json: peers[0]: expected an object, got string"},
+      {"peer_name_missing", R"({"peers": [{"address": "198.51.100.7:4433"}]})",
+       "gw.json: peers[0].name: required"},
+      {"peer_address_missing", R"({"peers": [{"name": "gw-cloud"}]})", "gw.json: peers[0].address: required"},
+      {"peer_name_bad", R"({"peers": [{"name": "gw*", "address": "198.51.100.7:4433"}], "services": []})",
+       R"(gw.json: peers[0].name: "gw*")" + kNotAGatewayName},
+      {"peer_own_name", R"({"peers": [{"name": "gw-onprem", "address": "198.51.100.7:4433"}], "services": []})",
+       R"(gw.json: peers[0].name: "gw-onprem" is this gateway's own name)"},
+      {"peer_duplicate", R"({"peers": [{"name": "gw-cloud", "address": "198.51.100.7:4433"},
+                                      {"name": "gw-cloud", "address": "198.51.100.8:4433"}]})",
+       R"(gw.json: peers[1].name: "gw-cloud" is also the name of peers[0])"},
+      {"peer_address_port_zero", R"({"peers": [{"name": "gw-cloud", "address": "198.51.100.7:0"}]})",
+       R"(gw.json: peers[0].address: "198.51.100.7:0" is not host:port (port 1-65535))"},
+      {"peer_address_no_port", R"({"peers": [{"name": "gw-cloud", "address": "gw-cloud.example.net"}]})",
+       R"(gw.json: peers[0].address: "gw-cloud.example.net" is not host:port (port 1-65535; IPv6 as [addr]:port))"},
+      {"peer_address_bad_ip", R"({"peers": [{"name": "gw-cloud", "address": "198.51.100.256:4433"}]})",
+       R"(gw.json: peers[0].address: "198.51.100.256:4433" is not host:port (port 1-65535; IPv6 as [addr]:port))"},
+      {"peer_address_bracketed_name", R"({"peers": [{"name": "gw-cloud", "address": "[gw-cloud]:4433"}]})",
+       R"(gw.json: peers[0].address: "[gw-cloud]:4433" is not host:port (port 1-65535; IPv6 as [addr]:port))"},
+      // services.
+      {"services_type", R"({"services": "pg"})", "gw.json: services: expected a list, got string"},
+      {"service_type", R"({"services": [1]})", "gw.json: services[0]: expected an object, got number"},
+      {"service_name_missing", R"({"services": [{"listen": "127.0.0.1:1", "peer": "gw-cloud", "target": "db:1"}]})",
+       "gw.json: services[0].name: required"},
+      {"service_listen_missing", R"({"services": [{"name": "pg", "peer": "gw-cloud", "target": "db:1"}]})",
+       "gw.json: services[0].listen: required"},
+      {"service_peer_missing", R"({"services": [{"name": "pg", "listen": "127.0.0.1:1", "target": "db:1"}]})",
+       "gw.json: services[0].peer: required"},
+      {"service_target_missing", R"({"services": [{"name": "pg", "listen": "127.0.0.1:1", "peer": "gw-cloud"}]})",
+       "gw.json: services[0].target: required"},
+      {"service_name_bad",
+       json{{"services", json::array({json{{"name", LongName(65)},
+                                           {"listen", "127.0.0.1:1"},
+                                           {"peer", "gw-cloud"},
+                                           {"target", "db:1"}}})}}
+           .dump(),
+       "gw.json: services[0].name: \"" + LongName(65) + "\" is not a service name (1-64 characters of A-Za-z0-9_.-)"},
+      {"service_name_duplicate", R"({"services": [
+          {"name": "pg", "listen": "127.0.0.1:1", "peer": "gw-cloud", "target": "db:1"},
+          {"name": "pg", "listen": "127.0.0.1:2", "peer": "gw-cloud", "target": "db:1"}]})",
+       R"(gw.json: services[1].name: "pg" is also the name of services[0])"},
+      {"service_listen_duplicate", R"({"services": [
+          {"name": "a", "listen": "127.0.0.1:15432", "peer": "gw-cloud", "target": "db:1"},
+          {"name": "b", "listen": "127.0.0.1:15432", "peer": "gw-cloud", "target": "db:2"}]})",
+       R"(gw.json: services[1].listen: "127.0.0.1:15432" is already used by services[0].listen)"},
+      {"service_listen_overlaps_tunnel", R"({"services": [
+          {"name": "a", "listen": "127.0.0.1:4433", "peer": "gw-cloud", "target": "db:1"}]})",
+       R"(gw.json: services[0].listen: "127.0.0.1:4433" overlaps tunnel.listen ("0.0.0.0:4433"))"},
+      {"service_listen_name", R"({"services": [{"name": "a", "listen": "localhost:1", "peer": "gw-cloud",
+                                               "target": "db:1"}]})",
+       R"(gw.json: services[0].listen: "localhost:1": the host must be an IP address here, not a name)"},
+      {"service_peer_unknown", R"({"services": [{"name": "a", "listen": "127.0.0.1:1", "peer": "gw-x",
+                                                "target": "db:1"}]})",
+       R"(gw.json: services[0].peer: "gw-x" is not a configured peer (peers: "gw-cloud"))"},
+      {"service_peer_no_peers", R"({"peers": null})",
+       R"(gw.json: services[0].peer: "gw-cloud" is not a configured peer (no peers are configured))"},
+      {"service_target_port", R"({"services": [
+          {"name": "a", "listen": "127.0.0.1:1", "peer": "gw-cloud", "target": "db:1"},
+          {"name": "b", "listen": "127.0.0.1:2", "peer": "gw-cloud", "target": "db:99999"}]})",
+       R"(gw.json: services[1].target: "db:99999" is not host:port (port 1-65535; IPv6 as [addr]:port))"},
+      {"service_target_port_zero", R"({"services": [{"name": "a", "listen": "127.0.0.1:1", "peer": "gw-cloud",
+                                                    "target": "10.2.0.9:0"}]})",
+       R"(gw.json: services[0].target: "10.2.0.9:0" is not host:port (port 1-65535))"},
+      // policy.
+      {"policy_missing", R"({"policy": null})", "gw.json: policy: required"},
+      {"policy_file_missing", R"({"policy": {"file": null}})", "gw.json: policy.file: required"},
+      {"policy_file_type", R"({"policy": {"file": ["a.json"]}})", "gw.json: policy.file: expected a string, got list"},
+      {"policy_unknown_key", R"({"policy": {"controller": "x"}})", R"(gw.json: policy: unknown key "controller")"},
+      // admin.
+      {"admin_type", R"({"admin": "127.0.0.1:9901"})", "gw.json: admin: expected an object, got string"},
+      {"admin_listen_name", R"({"admin": {"listen": "localhost:9901"}})",
+       R"(gw.json: admin.listen: "localhost:9901": the host must be an IP address here, not a name)"},
+      {"admin_listen_port_zero", R"({"admin": {"listen": "127.0.0.1:0"}})",
+       R"(gw.json: admin.listen: "127.0.0.1:0" is not IP:port (port 1-65535))"},
+      {"admin_listen_clash", R"({"admin": {"listen": "127.0.0.1:15432"}})",
+       R"(gw.json: admin.listen: "127.0.0.1:15432" is already used by services[0].listen)"},
+      // limits.
+      {"limits_type", R"({"limits": 5})", "gw.json: limits: expected an object, got number"},
+      {"limits_unknown", R"({"limits": {"max_flow": 5}})",
+       R"(gw.json: limits: unknown key "max_flow" (did you mean "max_flows"?))"},
+      {"max_flows_zero", R"({"limits": {"max_flows": 0}})",
+       "gw.json: limits.max_flows: 0 is out of range (1-4294967295)"},
+      {"max_flows_too_big", R"({"limits": {"max_flows": 4294967296}})",
+       "gw.json: limits.max_flows: 4294967296 is out of range (1-4294967295)"},
+      {"max_flows_per_source_string", R"({"limits": {"max_flows_per_source": "10"}})",
+       "gw.json: limits.max_flows_per_source: expected a number, got string"},
+      {"connect_timeout_zero", R"({"limits": {"connect_timeout": "0h"}})",
+       R"(gw.json: limits.connect_timeout: "0h": must be greater than zero)"},
+      {"open_timeout_bad", R"({"limits": {"open_timeout": "1d"}})",
+       R"(gw.json: limits.open_timeout: "1d")" + kNotADuration},
+      // log.
+      {"log_level_bad", R"({"log": {"level": "verbose"}})",
+       R"(gw.json: log.level: "verbose" is not a log level (trace, debug, info, warn, error or off))"},
+      {"log_level_case", R"({"log": {"level": "INFO"}})",
+       R"(gw.json: log.level: "INFO" is not a log level (trace, debug, info, warn, error or off))"},
+      {"log_json_string", R"({"log": {"json": "yes"}})",
+       "gw.json: log.json: expected a boolean (true or false), got string"},
+  };
+  return cases;
+}
+
+class GatewayConfigErrorTest : public ::testing::TestWithParam<ErrorCase> {};
+
+TEST_P(GatewayConfigErrorTest, ReportsExactlyThisError) {
+  EXPECT_THAT(ErrorLines(Patched(GetParam().patch)), ElementsAre(GetParam().error)) << GetParam().patch;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllErrors, GatewayConfigErrorTest, ::testing::ValuesIn(ErrorCases()),
+                         [](const ::testing::TestParamInfo<ErrorCase>& param_info) { return param_info.param.label; });
+
+TEST(GatewayConfigTest, NotAnObject) {
+  EXPECT_THAT(ErrorLines("[]"), ElementsAre("gw.json: expected a JSON object at the top level, got list"));
+}
+
+TEST(GatewayConfigTest, SyntaxError) {
+  EXPECT_THAT(ErrorLines(R"({"name": "gw",})"), ElementsAre(StartsWith("gw.json: line 1, column ")));
+  EXPECT_THAT(ErrorLines(""), ElementsAre(HasSubstr("invalid JSON")));
+}
+
+TEST(GatewayConfigTest, DuplicateKeysAnywhere) {
+  // At the top level, in a section, in a list entry, and under an unknown
+  // key that is itself an error.
+  std::string text = kExample;
+  text.insert(1, R"("name": "gw-first",)");
+  text.replace(text.find(R"("lanes": 0)"), 10, R"("lanes": 0, "lanes": 1)");
+  text.replace(text.find(R"("name": "pg")"), 12, R"("name": "pg", "name": "pg2")");
+  text.insert(1, R"("extra": {"a": 1, "a": 2},)");
+  EXPECT_THAT(ErrorLines(text), ElementsAre(R"(gw.json: duplicate key "name")", R"(gw.json: unknown key "extra")",
+                                            R"(gw.json: tunnel: duplicate key "lanes")",
+                                            R"(gw.json: services[0]: duplicate key "name")",
+                                            R"(gw.json: extra: duplicate key "a")"));
+}
+
+TEST(GatewayConfigTest, EveryErrorIsReported) {
+  EXPECT_THAT(ErrorLines(Patched(R"({
+    "name": "",
+    "tunel": 1,
+    "identity": {"key": null},
+    "tunnel": {"lanes": "many", "idle_timeout": "forever"},
+    "services": [{"name": "pg", "listen": "127.0.0.1:15432", "peer": "gw-x", "target": "db:99999"}],
+    "log": {"json": 1}
+  })")),
+              ElementsAre(StartsWith(R"(gw.json: unknown key "tunel")"), StartsWith(R"(gw.json: name: "")"),
+                          "gw.json: identity.key: required", "gw.json: tunnel.lanes: expected a number, got string",
+                          StartsWith(R"(gw.json: tunnel.idle_timeout: "forever" is not a duration)"),
+                          StartsWith(R"(gw.json: services[0].peer: "gw-x" is not a configured peer)"),
+                          StartsWith(R"(gw.json: services[0].target: "db:99999" is not host:port (port 1-65535)"),
+                          "gw.json: log.json: expected a boolean (true or false), got number"));
+}
+
+TEST(GatewayConfigTest, ServiceOfAPeerWithErrorsIsNotReportedTwice) {
+  // The peer's address is wrong, its name is fine: the service that names
+  // it must not also be told the peer does not exist.
+  EXPECT_THAT(ErrorLines(Patched(R"({"peers": [{"name": "gw-cloud", "address": "nowhere"}]})")),
+              ElementsAre(StartsWith("gw.json: peers[0].address: ")));
+}
+
+TEST(GatewayConfigTest, ServiceOfAnUnreadablePeerIsNotReportedTwice) {
+  // The peer's name is itself wrong: whether the service's reference is
+  // right cannot be known until it is fixed.
+  EXPECT_THAT(ErrorLines(Patched(R"({"peers": [{"name": "gw cloud", "address": "198.51.100.7:4433"}]})")),
+              ElementsAre(StartsWith("gw.json: peers[0].name: ")));
+  EXPECT_THAT(ErrorLines(Patched(R"({"peers": [{"address": "198.51.100.7:4433"}]})")),
+              ElementsAre("gw.json: peers[0].name: required"));
+  EXPECT_THAT(ErrorLines(Patched(R"({"peers": [{"name": "gw-cloud", "address": "198.51.100.7:4433"}, 5]})")),
+              ElementsAre("gw.json: peers[1]: expected an object, got number"));
+}
+
+TEST(GatewayConfigTest, ListenersThatDoNotClash) {
+  // Same port on different addresses or families, and port 0 any number of
+  // times.
+  absl::StatusOr<GatewayConfig> config = Parse(Patched(R"({
+    "tunnel": {"listen": "10.0.0.1:4433"},
+    "services": [{"name": "a", "listen": "127.0.0.1:4433", "peer": "gw-cloud", "target": "db:1"},
+                 {"name": "b", "listen": "[::]:4433", "peer": "gw-cloud", "target": "db:1"},
+                 {"name": "c", "listen": "127.0.0.1:0", "peer": "gw-cloud", "target": "db:1"},
+                 {"name": "d", "listen": "127.0.0.1:0", "peer": "gw-cloud", "target": "db:1"}]
+  })"));
+  EXPECT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(ErrorLines(Patched(R"({"tunnel": {"listen": "[::]:4433"},
+      "services": [{"name": "a", "listen": "[0:0::1]:4433", "peer": "gw-cloud", "target": "db:1"}]})")),
+              ElementsAre(R"(gw.json: services[0].listen: "[0:0::1]:4433" overlaps tunnel.listen ("[::]:4433"))"));
+}
+
+TEST(GatewayConfigTest, PathsResolveAgainstTheBaseDirectory) {
+  absl::StatusOr<GatewayConfig> config = Parse(Patched(R"({
+    "identity": {"cert": "./pki/../pki/gw.crt", "key": "/srv/keys/gw.key", "ca": "../shared/ca.crt"},
+    "policy": {"file": "p.json"}
+  })"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->identity.cert, "/etc/braid/pki/gw.crt");
+  EXPECT_EQ(config->identity.key, "/srv/keys/gw.key");
+  EXPECT_EQ(config->identity.ca, "/etc/shared/ca.crt");
+  EXPECT_EQ(config->policy.file, "/etc/braid/p.json");
+}
+
+TEST(GatewayConfigTest, RelativeBaseDirectoryIsMadeAbsolute) {
+  absl::StatusOr<GatewayConfig> config = ParseGatewayConfig(kExample, kSource, "conf");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->policy.file, (fs::current_path() / "conf/policies/db-replication.json").string());
+  config = ParseGatewayConfig(kExample, kSource, "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->identity.ca, (fs::current_path() / "pki/ca.crt").string());
+}
+
+// ParseDuration.
+
+TEST(ParseDurationTest, Valid) {
+  struct Case {
+    const char* text;
+    Duration want;
+  };
+  for (const Case& c : std::vector<Case>{{"60s", 60s},
+                                         {"500ms", 500ms},
+                                         {"2m", 2min},
+                                         {"1h", 1h},
+                                         {"0s", 0ms},
+                                         {"0ms", 0ms},
+                                         {"007s", 7s},
+                                         {"86400s", 24h},
+                                         {"9223372036854775807ms", Duration(INT64_MAX)},
+                                         {"2562047788015h", Duration(int64_t{2562047788015} * 3'600'000)}}) {
+    std::optional<Duration> got = ParseDuration(c.text);
+    ASSERT_TRUE(got.has_value()) << c.text;
+    EXPECT_EQ(*got, c.want) << c.text;
+  }
+}
+
+TEST(ParseDurationTest, Invalid) {
+  for (const char* text : {"", "s", "ms", "60", "1.5s", "-1s", "+1s", " 1s", "1s ", "1 s", "1S", "1MS", "1d", "1us",
+                           "1m30s", "s1", "0x10s", "9223372036854775808ms", "2562047788016h",
+                           "99999999999999999999999s", "１s"}) {
+    EXPECT_EQ(ParseDuration(text), std::nullopt) << text;
+  }
+}
+
+// ParseEndpoint.
+
+struct EndpointCase {
+  const char* text;
+  bool allow_name;
+  std::optional<Endpoint> want;
+};
+
+TEST(ParseEndpointTest, Table) {
+  const std::vector<EndpointCase> cases = {
+      {"127.0.0.1:80", false, Endpoint{"127.0.0.1", 80}},
+      {"0.0.0.0:0", false, Endpoint{"0.0.0.0", 0}},
+      {"10.0.0.1:65535", false, Endpoint{"10.0.0.1", 65535}},
+      {"[::1]:443", false, Endpoint{"::1", 443}},
+      {"[2001:db8::7]:4433", false, Endpoint{"2001:db8::7", 4433}},
+      {"[::ffff:10.0.0.1]:80", false, Endpoint{"::ffff:10.0.0.1", 80}},
+      {"db:5432", true, Endpoint{"db", 5432}},
+      {"db:5432", false, std::nullopt},
+      {"db.internal.example:5432", true, Endpoint{"db.internal.example", 5432}},
+      {"db_1.example:5432", true, Endpoint{"db_1.example", 5432}},
+      {"[::1]:443", true, Endpoint{"::1", 443}},
+      {"127.0.0.1:80", true, Endpoint{"127.0.0.1", 80}},
+      // IPv6 needs brackets, and brackets are for IPv6 only.
+      {"::1:443", true, std::nullopt},
+      {"[10.0.0.1]:80", true, std::nullopt},
+      {"[db]:80", true, std::nullopt},
+      {"[::1]443", true, std::nullopt},
+      {"[::1]", true, std::nullopt},
+      {"[::1]:", true, std::nullopt},
+      {"[::1:80", true, std::nullopt},
+      {"[fe80::1%eth0]:80", true, std::nullopt},
+      // Ports.
+      {"127.0.0.1", true, std::nullopt},
+      {"127.0.0.1:", true, std::nullopt},
+      {"127.0.0.1:65536", true, std::nullopt},
+      {"127.0.0.1:-1", true, std::nullopt},
+      {"127.0.0.1:+80", true, std::nullopt},
+      {"127.0.0.1:080", true, std::nullopt},
+      {"127.0.0.1: 80", true, std::nullopt},
+      {"127.0.0.1:http", true, std::nullopt},
+      {"127.0.0.1:123456", true, std::nullopt},
+      // Hosts.
+      {":80", true, std::nullopt},
+      {"", true, std::nullopt},
+      {"10.0.0.256:80", true, std::nullopt},  // not a name: the last label is all digits
+      {"1.2.3:80", true, std::nullopt},
+      {"10:80", true, std::nullopt},
+      {"-db:80", true, std::nullopt},
+      {"db-:80", true, std::nullopt},
+      {"db.:80", true, std::nullopt},
+      {"db..example:80", true, std::nullopt},
+      {"d b:80", true, std::nullopt},
+      {"db/x:80", true, std::nullopt},
+      {" db:80", true, std::nullopt},
+  };
+  for (const EndpointCase& c : cases) {
+    EXPECT_EQ(ParseEndpoint(c.text, c.allow_name), c.want) << c.text << " allow_name=" << c.allow_name;
+  }
+  const std::string long_label(64, 'a');
+  EXPECT_EQ(ParseEndpoint(long_label + ":80", true), std::nullopt);
+  EXPECT_EQ(ParseEndpoint(long_label.substr(1) + ":80", true), (Endpoint{long_label.substr(1), 80}));
+}
+
+TEST(EndpointTest, ToString) {
+  EXPECT_EQ((Endpoint{"127.0.0.1", 80}).ToString(), "127.0.0.1:80");
+  EXPECT_EQ((Endpoint{"::1", 443}).ToString(), "[::1]:443");
+  EXPECT_EQ((Endpoint{"db.internal", 5432}).ToString(), "db.internal:5432");
+  for (const char* text : {"127.0.0.1:80", "[2001:db8::7]:4433", "db:1"}) {
+    EXPECT_EQ(ParseEndpoint(text, true)->ToString(), text);
+  }
+}
+
+// LoadGatewayConfig: real files in a temporary directory.
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "braid_config_test.XXXXXX").string();
+    char* made = ::mkdtemp(pattern.data());
+    if (made == nullptr) ADD_FAILURE() << "mkdtemp failed";
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+  // Write creates `relative` (and its directories) with `content`.
+  fs::path Write(const std::string& relative, const std::string& content) const {
+    fs::path file = path_ / relative;
+    fs::create_directories(file.parent_path());
+    std::ofstream(file) << content;
+    return file;
+  }
+
+ private:
+  fs::path path_;
+};
+
+// WriteGateway lays out the example's files under `dir/conf` and returns the
+// path of the config file.
+fs::path WriteGateway(const TempDir& dir, const std::string& config_text = kExample) {
+  for (const char* file : {"pki/gw-onprem.crt", "pki/gw-onprem.key", "pki/ca.crt", "policies/db-replication.json"}) {
+    dir.Write(std::string("conf/") + file, "x");
+  }
+  return dir.Write("conf/gw.json", config_text);
+}
+
+TEST(LoadGatewayConfigTest, LoadsAndResolvesAgainstTheConfigDirectory) {
+  TempDir dir;
+  const fs::path config_path = WriteGateway(dir);
+  absl::StatusOr<GatewayConfig> config = LoadGatewayConfig(config_path.string());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->source_path, config_path.string());
+  EXPECT_EQ(config->identity.cert, (dir.path() / "conf/pki/gw-onprem.crt").string());
+  EXPECT_EQ(config->identity.key, (dir.path() / "conf/pki/gw-onprem.key").string());
+  EXPECT_EQ(config->identity.ca, (dir.path() / "conf/pki/ca.crt").string());
+  EXPECT_EQ(config->policy.file, (dir.path() / "conf/policies/db-replication.json").string());
+}
+
+TEST(LoadGatewayConfigTest, RelativeConfigPath) {
+  // `braid-proxy --config conf/gw.json` run from the parent directory: the
+  // paths inside resolve against conf/, not the working directory.
+  TempDir dir;
+  WriteGateway(dir);
+  const fs::path saved = fs::current_path();
+  fs::current_path(dir.path());
+  absl::StatusOr<GatewayConfig> config = LoadGatewayConfig("conf/gw.json");
+  fs::current_path(saved);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const fs::path real = fs::canonical(dir.path());
+  EXPECT_EQ(fs::path(config->source_path), fs::path(real / "conf/gw.json"));
+  EXPECT_EQ(fs::path(config->policy.file), fs::path(real / "conf/policies/db-replication.json"));
+}
+
+TEST(LoadGatewayConfigTest, MissingReferencedFilesAreAllReported) {
+  TempDir dir;
+  const fs::path config_path = WriteGateway(dir);
+  fs::remove(dir.path() / "conf/pki/gw-onprem.key");
+  fs::remove(dir.path() / "conf/policies/db-replication.json");
+  fs::create_directories(dir.path() / "conf/policies/db-replication.json");  // a directory in its place
+  absl::StatusOr<GatewayConfig> config = LoadGatewayConfig(config_path.string());
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string file = config_path.string();
+  EXPECT_THAT(std::vector<std::string>(absl::StrSplit(Message(config), '\n')),
+              ElementsAre(file + ": identity.key: cannot read \"" + (dir.path() / "conf/pki/gw-onprem.key").string() +
+                              "\": No such file or directory",
+                          file + ": policy.file: cannot read \"" +
+                              (dir.path() / "conf/policies/db-replication.json").string() +
+                              "\": not a regular file"));
+}
+
+TEST(LoadGatewayConfigTest, UnreadableReferencedFile) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads any file";
+  TempDir dir;
+  const fs::path config_path = WriteGateway(dir);
+  ::chmod((dir.path() / "conf/pki/ca.crt").c_str(), 0);
+  absl::StatusOr<GatewayConfig> config = LoadGatewayConfig(config_path.string());
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(Message(config), config_path.string() + ": identity.ca: cannot read \"" +
+                                           (dir.path() / "conf/pki/ca.crt").string() + "\": Permission denied");
+}
+
+TEST(LoadGatewayConfigTest, ConfigErrorsAndFileErrorsTogether) {
+  TempDir dir;
+  const fs::path config_path = WriteGateway(dir, Patched(R"({"tunnel": {"lanes": -2}})"));
+  fs::remove(dir.path() / "conf/pki/ca.crt");
+  absl::StatusOr<GatewayConfig> config = LoadGatewayConfig(config_path.string());
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(std::vector<std::string>(absl::StrSplit(Message(config), '\n')),
+              ElementsAre(HasSubstr(": tunnel.lanes: -2 is out of range"), HasSubstr(": identity.ca: cannot read")));
+}
+
+TEST(LoadGatewayConfigTest, ConfigFileProblems) {
+  TempDir dir;
+  const std::string missing = (dir.path() / "nope.json").string();
+  absl::StatusOr<GatewayConfig> config = LoadGatewayConfig(missing);
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Message(config), missing + ": cannot read: No such file or directory");
+
+  config = LoadGatewayConfig(dir.path().string());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(config), HasSubstr("is a directory"));
+
+  const fs::path huge = dir.Write("huge.json", std::string(2u << 20, ' '));
+  config = LoadGatewayConfig(huge.string());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(config), HasSubstr("larger than 1 MiB"));
+
+  const fs::path broken = dir.Write("broken.json", "{");
+  config = LoadGatewayConfig(broken.string());
+  EXPECT_THAT(Message(config), StartsWith(broken.string() + ": line 1, column 2: invalid JSON"));
+}
+
+}  // namespace
+}  // namespace braid::proxy
