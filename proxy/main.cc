@@ -7,6 +7,7 @@
 #include "proxy/config/gateway_config.h"
 #include "proxy/gateway.h"
 #include "sft/compile.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 
 int main(int argc, char** argv) {
@@ -29,6 +30,9 @@ int main(int argc, char** argv) {
     std::cerr << config.status().message() << "\n";
     return 1;
   }
+  // Logs go to stderr, as a service's do (systemd's journal takes them from
+  // there); stdout stays free for command output such as --check.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("braid"));
   spdlog::set_level(spdlog::level::from_str(log_level.empty() ? config->log.level : log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   if (check) {
