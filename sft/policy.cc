@@ -25,6 +25,15 @@ bool ProtoMatches(ProtoMatch match, Protocol proto) {
   return false;
 }
 
+bool RuleMatchesExceptDst(const Rule& rule, const FlowKey& flow) {
+  return ProtoMatches(rule.proto, flow.proto) &&
+         AnyOrAbsent(rule.src, [&](const Cidr& c) { return c.Contains(flow.src); }) &&
+         AnyOrAbsent(rule.src_ports, [&](const PortRange& r) { return r.Contains(flow.src_port); }) &&
+         AnyOrAbsent(rule.dst_ports, [&](const PortRange& r) { return r.Contains(flow.dst_port); }) &&
+         AnyOrAbsent(rule.src_gateway, [&](const std::string& g) { return g == flow.src_gateway; }) &&
+         AnyOrAbsent(rule.dst_gateway, [&](const std::string& g) { return g == flow.dst_gateway; });
+}
+
 }  // namespace
 
 const char* ActionName(Action action) {
@@ -38,18 +47,20 @@ bool Rule::SameMatch(const Rule& other) const {
 }
 
 bool RuleMatches(const Rule& rule, const FlowKey& flow) {
-  return ProtoMatches(rule.proto, flow.proto) &&
-         AnyOrAbsent(rule.src, [&](const Cidr& c) { return c.Contains(flow.src); }) &&
-         AnyOrAbsent(rule.dst, [&](const Cidr& c) { return c.Contains(flow.dst); }) &&
-         AnyOrAbsent(rule.src_ports, [&](const PortRange& r) { return r.Contains(flow.src_port); }) &&
-         AnyOrAbsent(rule.dst_ports, [&](const PortRange& r) { return r.Contains(flow.dst_port); }) &&
-         AnyOrAbsent(rule.src_gateway, [&](const std::string& g) { return g == flow.src_gateway; }) &&
-         AnyOrAbsent(rule.dst_gateway, [&](const std::string& g) { return g == flow.dst_gateway; });
+  return RuleMatchesExceptDst(rule, flow) &&
+         AnyOrAbsent(rule.dst, [&](const Cidr& c) { return c.Contains(flow.dst); });
 }
 
 int MatchesLinear(const Policy& policy, const FlowKey& flow) {
   for (size_t i = 0; i < policy.rules.size(); ++i) {
     if (RuleMatches(policy.rules[i], flow)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int MatchesLinearAnyDst(const Policy& policy, const FlowKey& flow) {
+  for (size_t i = 0; i < policy.rules.size(); ++i) {
+    if (RuleMatchesExceptDst(policy.rules[i], flow)) return static_cast<int>(i);
   }
   return -1;
 }

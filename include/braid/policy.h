@@ -84,6 +84,13 @@ std::string PolicyToJson(const Policy& policy, int indent = 2);
 int MatchesLinear(const Policy& policy, const FlowKey& flow);
 bool RuleMatches(const Rule& rule, const FlowKey& flow);
 
+// MatchesLinearAnyDst is MatchesLinear for a flow whose destination address
+// is not known yet (a target given by name, resolved on the far gateway):
+// every rule's `dst` field is taken to match. The far gateway checks the
+// resolved address, so this only lets the near one refuse early what no
+// destination could make acceptable.
+int MatchesLinearAnyDst(const Policy& policy, const FlowKey& flow);
+
 }  // namespace braid
 
 #endif  // BRAID_POLICY_H_

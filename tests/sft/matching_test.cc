@@ -435,3 +435,30 @@ TEST(DecisionTest, LoadAndCompile) {
 
 }  // namespace
 }  // namespace braid
+
+namespace braid {
+namespace {
+
+// A target known only by name: rules are evaluated as if every dst field
+// matched, so a deny on the other fields still refuses early.
+TEST(MatchesLinearAnyDstTest, IgnoresOnlyTheDestination) {
+  absl::StatusOr<Policy> policy = ParsePolicy(R"({"rules": [
+    {"id": "no-ssh", "action": "deny", "dst_ports": [22]},
+    {"id": "from-a", "action": "permit", "src": ["10.1.0.5"], "dst": ["10.2.0.9"]}
+  ]})", "t.json");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  FlowKey flow;
+  flow.src = *IpAddress::Parse("10.1.0.5");
+  flow.dst = *IpAddress::Parse("192.0.2.1");  // not 10.2.0.9: ignored here
+  flow.dst_port = 5432;
+  EXPECT_EQ(MatchesLinear(*policy, flow), -1);
+  EXPECT_EQ(MatchesLinearAnyDst(*policy, flow), 1);
+  flow.dst_port = 22;
+  EXPECT_EQ(MatchesLinearAnyDst(*policy, flow), 0);
+  flow.dst_port = 5432;
+  flow.src = *IpAddress::Parse("10.1.0.6");
+  EXPECT_EQ(MatchesLinearAnyDst(*policy, flow), -1);
+}
+
+}  // namespace
+}  // namespace braid
