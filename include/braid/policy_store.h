@@ -26,6 +26,15 @@ struct PolicySnapshot {
   Decision Decide(const FlowKey& flow) const {
     return table ? table->Lookup(flow) : Decision{};
   }
+  // DecideAnyDst decides a flow whose destination address is not known
+  // (a target named by DNS, resolved by the far gateway): see
+  // MatchesLinearAnyDst. Denies everything when there is no table.
+  Decision DecideAnyDst(const FlowKey& flow) const {
+    if (!table) return Decision{};
+    const Policy& p = table->policy();
+    const int rule = MatchesLinearAnyDst(p, flow);
+    return rule < 0 ? Decision{p.default_action, Decision::kDefault} : Decision{p.rules[rule].action, rule};
+  }
 };
 
 class PolicyStore {

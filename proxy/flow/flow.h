@@ -41,6 +41,15 @@ class Flow : public std::enable_shared_from_this<Flow> {
   uint32_t id() const { return id_; }
   Side side() const { return side_; }
   const FlowKey& key() const { return key_; }
+  // Whether key().dst is the real destination. An ingress flow to a target
+  // named by DNS never learns it (the far gateway resolves the name); an
+  // egress flow learns it when it resolves.
+  bool dst_known() const { return dst_known_; }
+  void set_dst(const IpAddress& dst) {
+    key_.dst = dst;
+    dst_known_ = true;
+  }
+  void set_dst_unknown() { dst_known_ = false; }
   const std::string& target() const { return target_; }
   ReassemblyBuffer& rx() { return rx_; }
   // The lane that carries every control frame of this flow (OPEN, OPEN_OK,
@@ -74,7 +83,8 @@ class Flow : public std::enable_shared_from_this<Flow> {
   const uint32_t id_;
   const Side side_;
   tcp::socket host_;
-  const FlowKey key_;
+  FlowKey key_;
+  bool dst_known_ = true;
   const std::string target_;
   const std::string rule_;  // the rule that admitted it ("" = default)
   std::weak_ptr<Tunnel> tunnel_;

@@ -66,15 +66,12 @@ void ServiceListener::Admit(tcp::socket host) {
     key.dst = *literal;
     decision = policy->Decide(key);
     rule = policy->table ? policy->table->RuleId(decision) : "";
-  } else if (policy->table) {
+  } else {
     // A named target is resolved on the far gateway, which checks the
     // resolved address. Here the address is unknown: the first rule that
-    // matches on every other field decides (a rare case, so a linear scan).
-    const Policy& p = policy->table->policy();
-    const int rule_index = MatchesLinearAnyDst(p, key);
-    decision = rule_index < 0 ? Decision{p.default_action, Decision::kDefault}
-                              : Decision{p.rules[rule_index].action, rule_index};
-    rule = policy->table->RuleId(decision);
+    // matches on every other field decides.
+    decision = policy->DecideAnyDst(key);
+    rule = policy->table ? policy->table->RuleId(decision) : "";
   }
   const std::string src = remote.address().to_string() + ":" + std::to_string(remote.port());
   if (decision.action != Action::kPermit) {

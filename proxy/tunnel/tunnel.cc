@@ -142,6 +142,7 @@ void Tunnel::OpenIngressFlow(tcp::socket host, FlowKey key, const ServiceConfig&
     open.target_address = *literal;
   } else {
     open.target_name = service.target.host;
+    flow->set_dst_unknown();
   }
   open.target_port = service.target.port;
   open.initial_byte_credit = flow->rx().advertised_byte_limit();
@@ -247,10 +248,15 @@ void Tunnel::HandleFrame(const wire::Frame& frame, uint16_t lane) {
 }
 
 void Tunnel::HandleOpen(const wire::Open& open, uint16_t lane) {
-  if (open.flow_id <= highest_peer_flow_id_ || flows_.contains(open.flow_id)) {
+  // The peer allocates ids in increasing order, but OPENs travel on
+  // different lanes and may arrive in any order: an id is refused only when
+  // it is live, or so far below the newest one that it must be a reuse.
+  constexpr uint32_t kReorderWindow = 1u << 16;
+  if (flows_.contains(open.flow_id) ||
+      (highest_peer_flow_id_ > kReorderWindow && open.flow_id < highest_peer_flow_id_ - kReorderWindow)) {
     return ProtocolError(wire::GoawayReason::kProtocolError, "OPEN reuses flow id " + std::to_string(open.flow_id));
   }
-  highest_peer_flow_id_ = open.flow_id;
+  highest_peer_flow_id_ = std::max(highest_peer_flow_id_, open.flow_id);
   if (std::string why; !env_.limits->TryAdmit(open.src_address, &why)) {
     spdlog::warn("flow {} from {} via {}: refused: {}", open.flow_id, EndpointText(open.src_address, open.src_port),
                  peer_, why);
@@ -274,6 +280,7 @@ void Tunnel::HandleOpen(const wire::Open& open, uint16_t lane) {
   auto flow = std::make_shared<Flow>(open.flow_id, Flow::Side::kEgress, tcp::socket(*env_.control), key, target, "",
                                      weak_from_this(), RxLimits());
   flow->set_control_lane(lane);  // answer on the lane the peer chose for it
+  if (!open.target_name.empty()) flow->set_dst_unknown();  // until it resolves
   flows_.emplace(open.flow_id, flow);
   asio::co_spawn(*env_.control,
                  ConnectEgress(flow, open.target_name.empty() ? open.target_address.ToString() : std::string(open.target_name),
@@ -297,8 +304,8 @@ asio::awaitable<void> Tunnel::ConnectEgress(std::shared_ptr<Flow> flow, std::str
     co_return;
   }
   tcp::endpoint endpoint = results.begin()->endpoint();
-  FlowKey key = flow->key();
-  key.dst = *IpAddress::Parse(endpoint.address().to_string());
+  flow->set_dst(*IpAddress::Parse(endpoint.address().to_string()));
+  const FlowKey& key = flow->key();
   std::shared_ptr<const PolicySnapshot> policy = env_.policy->Current();
   const Decision decision = policy->Decide(key);
   const std::string rule = policy->table ? policy->table->RuleId(decision) : "";
@@ -411,18 +418,17 @@ void Tunnel::OnLaneClosed(uint16_t lane, std::string reason) {
 }
 
 void Tunnel::RecheckPolicy(const PolicySnapshot& snapshot) {
-  std::vector<std::shared_ptr<Flow>> denied;
+  std::vector<std::pair<std::shared_ptr<Flow>, Decision>> denied;
   for (auto& [id, flow] : flows_) {
     FlowKey key = flow->key();
     if (flow->side() == Flow::Side::kIngress) {
       key.src_gateway = env_.config->name;
       key.dst_gateway = peer_;
     }
-    const Decision d = snapshot.Decide(key);
-    if (d.action != Action::kPermit) denied.push_back(flow);
+    const Decision d = flow->dst_known() ? snapshot.Decide(key) : snapshot.DecideAnyDst(key);
+    if (d.action != Action::kPermit) denied.emplace_back(flow, d);
   }
-  for (auto& flow : denied) {
-    const Decision d = snapshot.Decide(flow->key());
+  for (auto& [flow, d] : denied) {
     std::string rule = snapshot.table ? snapshot.table->RuleId(d) : "";
     if (rule.empty()) rule = "(default)";
     SendRst(*flow, wire::ResetReason::kPolicyRevoked, rule);
