@@ -17,12 +17,6 @@ namespace {
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 
-// IsReset: how a source host may see an aborted flow: a reset on read or
-// write (EPIPE once the reset was already reported), and no clean EOF first.
-bool SawReset(const SendResult& sent) {
-  return !sent.peer_eof && (sent.error == ECONNRESET || sent.error == EPIPE);
-}
-
 class GatewayFailureTest : public GatewayPairTest {
  protected:
   // StartWithRelay starts gw-cloud, a relay to it, and gw-onprem dialing the
@@ -117,8 +111,7 @@ TEST_F(GatewayFailureTest, LaneResetMidTransferGivesIntactDataOrReset) {
     EXPECT_EQ(r.reply.end, StreamEnd::kEof);
   } else {
     EXPECT_EQ(got.end, StreamEnd::kReset) << StreamEndName(got.end);
-    EXPECT_TRUE(SawReset(r.sent) || r.reply.end == StreamEnd::kReset)
-        << "the source saw no reset: send error " << r.sent.error << ", reply " << StreamEndName(r.reply.end);
+    EXPECT_TRUE(SourceSawReset(r)) << "the source saw no reset: " << DescribeOneWay(r);
   }
   std::cerr << "after the lane reset: destination " << StreamEndName(got.end) << " after " << got.bytes / kMiB
             << " MiB\n";
@@ -135,12 +128,7 @@ TEST_F(GatewayFailureTest, LaneResetMidTransferGivesIntactDataOrReset) {
 // be declared dead after keepalive_timeout, and the flows on its tunnel
 // reset. With keepalive_interval 1s and keepalive_timeout 3s, the hosts
 // must see a reset well within 15s.
-//
-// DISABLED: lanes now PING and die after keepalive_timeout (a SIGSTOPped peer
-// is detected in ~3 s by hand), but in this relay-blackhole setup no lane is
-// declared dead within the deadline; not yet understood. Tracked in the
-// notes of the gateway issue.
-TEST_F(GatewayFailureTest, DISABLED_SilentLaneIsDeclaredDeadAndFlowsReset) {
+TEST_F(GatewayFailureTest, SilentLaneIsDeclaredDeadAndFlowsReset) {
   constexpr uint64_t kSeed = 0x51e;
   Collector<ReceiveResult> received;
   std::atomic<uint64_t> progress{0};
@@ -174,6 +162,8 @@ TEST_F(GatewayFailureTest, DISABLED_SilentLaneIsDeclaredDeadAndFlowsReset) {
   const ReceiveResult got = received.Values()[0];
   EXPECT_TRUE(got.pattern_ok) << "corrupted at " << got.first_bad;
   EXPECT_EQ(got.end, StreamEnd::kReset) << StreamEndName(got.end);
+  // Either end may notice first; at least one says why.
+  EXPECT_GE(onprem_->CountInLog("keepalive timeout") + cloud_->CountInLog("keepalive timeout"), 1);
 }
 
 }  // namespace

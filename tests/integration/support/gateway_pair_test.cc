@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -144,6 +145,13 @@ OneWayResult SendAndClose(uint16_t port, uint64_t seed, uint64_t size, Millis ti
   r.sent = SendPattern(s, options, deadline);
   r.reply = ReceiveAll(s, deadline);
   return r;
+}
+
+std::string DescribeOneWay(const OneWayResult& r) {
+  return std::string("connect: ") + (r.connect_error == 0 ? "ok" : strerror(r.connect_error)) + "; sent " +
+         std::to_string(r.sent.bytes) + " bytes (" + (r.sent.error == 0 ? "no error" : strerror(r.sent.error)) +
+         (r.sent.peer_eof ? ", peer EOF" : "") + "); then " + StreamEndName(r.reply.end) +
+         (r.reply.error == 0 ? "" : std::string(" (") + strerror(r.reply.error) + ")");
 }
 
 }  // namespace braid::integration

@@ -91,6 +91,16 @@ struct OneWayResult {
 };
 OneWayResult SendAndClose(uint16_t port, uint64_t seed, uint64_t size, Millis timeout);
 
+// SourceSawReset: the source host saw the flow reset, at whatever point it
+// came: during connect (a gateway that accepts and resets at once can beat
+// the connect's completion), while sending, or in place of a reply. Never a
+// clean EOF.
+inline bool SourceSawReset(const OneWayResult& r) {
+  return r.connect_error == ECONNRESET || SawReset(r.sent) || r.reply.end == StreamEnd::kReset;
+}
+// DescribeOneWay says what the source saw, for failure messages.
+std::string DescribeOneWay(const OneWayResult& r);
+
 }  // namespace braid::integration
 
 #endif  // BRAID_TESTS_INTEGRATION_SUPPORT_GATEWAY_PAIR_TEST_H_

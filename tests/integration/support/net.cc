@@ -425,6 +425,8 @@ void TcpRelay::Pump(Link* link) {
       (void)!read(link->wake.fd(), &drained, sizeof(drained));
       continue;
     }
+    // A black hole moves nothing, not even on a poll timeout.
+    if (mode != Link::kForward) continue;
     for (Direction& d : dirs) {
       if (d.off == d.len && !d.eof) {
         const ssize_t n = recv(d.from, d.buf.data(), d.buf.size(), MSG_DONTWAIT);

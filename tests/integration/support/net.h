@@ -14,6 +14,7 @@
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -122,6 +123,13 @@ struct SendOptions {
   // Called after each successful send with the running total.
   std::function<void(uint64_t)> progress;
 };
+
+// SawReset: the sender saw its connection reset, the way a source host sees
+// an aborted flow: ECONNRESET on read or write (EPIPE once the reset was
+// already reported), with no clean EOF before it.
+inline bool SawReset(const SendResult& sent) {
+  return !sent.peer_eof && (sent.error == ECONNRESET || sent.error == EPIPE);
+}
 
 // SendPattern sends `size` bytes of seed's pattern. It watches the socket
 // for reads too: a reset shows as soon as the peer sends it, not only at the
