@@ -142,7 +142,9 @@ echo_pid=$!
 # Two chained socat relays, one process per connection (fork), as an
 # operator would run them, with a larger buffer than socat's 8 KiB default.
 socat -b "$socat_buffer" TCP-LISTEN:"$p_socat_b",bind=127.0.0.1,reuseaddr,fork TCP:127.0.0.1:"$p_iperf" 2>socat-b.log & pids+=($!)
+socat_b_pid=$!
 socat -b "$socat_buffer" TCP-LISTEN:"$p_socat_a",bind=127.0.0.1,reuseaddr,fork TCP:127.0.0.1:"$p_socat_b" 2>socat-a.log & pids+=($!)
+socat_a_pid=$!
 
 # The stunnel chain: client side (plain in, TLS out) -> server side (TLS in,
 # plain out to iperf3). Mutual TLS 1.3 with the braid PKI's ECDSA P-256
@@ -181,7 +183,9 @@ checkHost = gw-a
 CONF
 } >stunnel-b.conf
 stunnel4 stunnel-b.conf 2>stunnel-b.err & pids+=($!)
+stunnel_b_pid=$!
 stunnel4 stunnel-a.conf 2>stunnel-a.err & pids+=($!)
+stunnel_a_pid=$!
 
 for p in "$p_iperf" "$p_echo" "$p_socat_a" "$p_socat_b" "$p_st_a" "$p_st_b"; do wait_port "$p" 20; done
 
@@ -266,6 +270,12 @@ iperf_run() {
   iperf3 -s -B 127.0.0.1 -p "$p_iperf" >>iperf3-server.log 2>&1 & pids[0]=$!
   wait_port "$p_iperf" 20 || true
 }
+# Warm-up, not recorded: the first transfer through a fresh gateway pair
+# also builds the tunnel and grows both heaps (page faults), which made the
+# first repetition of every braid setup 20-30% slower than the others.
+for setup in "${setups[@]}"; do
+  timeout 30 iperf3 -c 127.0.0.1 -p "$(port_of "$setup")" -t 1 -P 8 >/dev/null 2>&1 || true
+done
 total=$((reps * 2 * ${#setups[@]}))
 log "throughput: $total iperf3 runs of ${dur}s (about $((total * (dur + 1) / 60 + 1)) min)"
 : >"$out/throughput.tsv"
@@ -316,6 +326,18 @@ mem_row() {  # STATE: both gateways' VmRSS (KiB) and descriptor counts
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$(rss_kib "$mem_a_pid")" "$(rss_kib "$mem_b_pid")" \
     "$(fds "$mem_a_pid")" "$(fds "$mem_b_pid")" "$nflows" >>"$out/memory.tsv"
 }
+# settle: until both gateways' RSS has stopped growing (the last flows'
+# buffers are allocated when their OPEN_OK arrives, after the socket exists).
+settle() {
+  local deadline=$((SECONDS + 30)) a0 b0 a1 b1
+  a0=$(rss_kib "$mem_a_pid") b0=$(rss_kib "$mem_b_pid")
+  while ((SECONDS < deadline)); do
+    sleep 1
+    a1=$(rss_kib "$mem_a_pid") b1=$(rss_kib "$mem_b_pid")
+    ((a1 - a0 < a0 / 200 && b1 - b0 < b0 / 200)) && return 0
+    a0=$a1 b0=$b1
+  done
+}
 # wait_fds PID COUNT SECONDS: until PID has at least COUNT descriptors.
 wait_fds() {
   local deadline=$((SECONDS + $3))
@@ -332,13 +354,13 @@ exec 7>hold.fifo
 # for each) but have carried no byte yet.
 if wait_for open.log "^connected $nflows" 300 "$open_pid" && wait_fds "$mem_a_pid" $((base_a + nflows)) 300 &&
    wait_fds "$mem_b_pid" $((base_b + nflows)) 300; then
-  sleep 1
+  settle
   mem_row connected
   # Phase 2: one byte echoed through each flow, so every per-flow buffer that
   # the data path allocates on first use exists.
   echo echo >&7
   if wait_for open.log "^echoed $nflows" 300 "$open_pid"; then
-    sleep 1
+    settle
     mem_row echoed
   else
     mem_row echo-failed
@@ -361,6 +383,26 @@ stop_pair mem
 # --- 4. Profile of a single-flow transfer -----------------------------------------
 start_pair prof 0 600s
 python3 "$nb" rtt 127.0.0.1 "$prof_echo" 1 >/dev/null  # build the tunnel first
+# CPU cost of one flow through each relay: both relay processes' CPU time
+# (all threads, and socat's per-connection children) over an iperf3 -P 1 run.
+log "CPU cost: one flow through socat, stunnel and braid, ${dur}s each"
+: >"$out/relay-cpu.tsv"
+for setup in socat stunnel braid; do
+  case $setup in
+    socat) port=$p_socat_a specs=("a:$socat_a_pid" "b:$socat_b_pid") ;;
+    stunnel) port=$p_st_a specs=("a:$stunnel_a_pid" "b:$stunnel_b_pid") ;;
+    braid) port=$prof_iperf specs=("a:$prof_a_pid" "b:$prof_b_pid") ;;
+  esac
+  timeout $((dur + 30)) iperf3 -c 127.0.0.1 -p "$port" -t "$dur" -P 1 -J >"$work/iperf-cpu-$setup.json" 2>&1 &
+  iperf_client=$!
+  pids+=("$iperf_client")
+  cpu=$(python3 "$nb" proccpu "$iperf_client" "${specs[@]}" || echo '{}')
+  wait "$iperf_client" || true
+  g=$(python3 "$nb" iperf "$work/iperf-cpu-$setup.json" 2>/dev/null || echo fail)
+  printf '%s\t%s\t%s\n' "$setup" "$g" "$cpu" >>"$out/relay-cpu.tsv"
+done
+require_pair prof
+
 if [ -z "${NO_PROFILE:-}" ] && command -v perf >/dev/null; then
   log "profile: perf record -g on both gateways, iperf3 -P 1 for ${dur}s"
   perf record -q -F 499 -g -o "$work/perf.data" -p "$prof_a_pid,$prof_b_pid" -- sleep $((dur + 1)) \

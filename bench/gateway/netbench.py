@@ -20,6 +20,12 @@
                                    CPU use of every thread of each process
                                    from now until process UNTILPID exits, as
                                    JSON (percent of one core; names from /proc)
+  netbench.py proccpu UNTILPID LABEL:PID...
+                                   CPU time of each process (all its threads,
+                                   and its reaped children: socat forks one
+                                   per connection) from now until UNTILPID
+                                   exits, plus half a second for reaping; JSON
+                                   with cores used (CPU seconds / wall seconds)
   netbench.py free-ports N         N free loopback ports
 
 Everything here binds or connects to loopback only.
@@ -182,6 +188,35 @@ def threadcpu(until_pid, specs):
     print(json.dumps(result))
 
 
+def _proc_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+
+
+def _wait_exit(pid):
+    while os.path.exists(f"/proc/{pid}"):
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().split(") ")[1].startswith("Z"):
+                return  # exited, not yet reaped
+        time.sleep(0.05)
+
+
+def proccpu(until_pid, specs):
+    hz = os.sysconf("SC_CLK_TCK")
+    procs = [spec.split(":", 1) for spec in specs]
+    before = {label: _proc_ticks(pid) for label, pid in procs}
+    t0 = time.monotonic()
+    _wait_exit(until_pid)
+    wall = time.monotonic() - t0
+    time.sleep(0.5)  # let socat reap its per-connection children
+    result = {"wall_s": round(wall, 2)}
+    for label, pid in procs:
+        result[label] = round((_proc_ticks(pid) - before[label]) / hz / wall, 3)
+    print(json.dumps(result))
+
+
 def free_ports(n):
     socks = []
     for _ in range(n):
@@ -207,6 +242,8 @@ def main(argv):
         iperf(argv[2])
     elif cmd == "threadcpu" and len(argv) >= 4:
         threadcpu(int(argv[2]), argv[3:])
+    elif cmd == "proccpu" and len(argv) >= 4:
+        proccpu(int(argv[2]), argv[3:])
     elif cmd == "free-ports" and len(argv) == 3:
         free_ports(int(argv[2]))
     else:

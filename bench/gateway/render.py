@@ -240,6 +240,28 @@ def render(outdir):
               f"gw-a (ingress) {da:.1f} KiB, gw-b (egress) {db:.1f} KiB.  ")
     w("")
 
+    rc = read(outdir, "relay-cpu.tsv")
+    if rc:
+        w("### CPU cost of one flow\n")
+        w("`iperf3 -P 1` through each relay once more, while the CPU time of both relay processes "
+          "is counted (all their threads, and socat's per-connection children; `/proc/PID/stat`). "
+          "The iperf3 client and server use CPU too; the machine has "
+          f"{m.get('nproc', '?')} cores. braid: the profile pair below (lanes = 0), without perf.\n")
+        w("| relay | Gbit/s | first hop (cores) | second hop (cores) | both | Gbit/s per core used |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: |")
+        names = {"socat": "socat, two hops", "stunnel": "stunnel4, two hops", "braid": "braid gw-a + gw-b"}
+        for line in rc.splitlines():
+            setup, g, cpu = line.split("\t", 2)
+            try:
+                c = json.loads(cpu)
+                a, b = c["a"], c["b"]
+                per = f"{float(g) / (a + b):.2f}" if g != "fail" and a + b > 0 else "n/a"
+                w(f"| {names.get(setup, setup)} | {g if g == 'fail' else f'{float(g):.2f}'} | {a:.2f} | "
+                  f"{b:.2f} | {a + b:.2f} | {per} |")
+            except (ValueError, KeyError):
+                w(f"| {names.get(setup, setup)} | {g} | n/a | n/a | n/a | n/a |")
+        w("")
+
     w("### Profile: one flow through braid (lanes = 0)\n")
     g = (read(outdir, "profile-gbps.txt", "") or "").strip()
     cpu = read(outdir, "iperf-cpu.json")
