@@ -6,11 +6,13 @@
 #include "CLI/CLI.hpp"
 #include "proxy/config/gateway_config.h"
 #include "proxy/gateway.h"
+#include "proxy/runtime/allocator.h"
 #include "sft/compile.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 
 int main(int argc, char** argv) {
+  braid::proxy::ConfigureAllocator();
   CLI::App app{"braid-proxy: the braid gateway (TLS 1.3 tunnels, striping, Security Filter Table)"};
   std::string config_path, log_level;
   bool check = false;

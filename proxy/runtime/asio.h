@@ -7,13 +7,11 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ssl.hpp>
 
 namespace braid::proxy {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-using TlsStream = asio::ssl::stream<tcp::socket>;
 // Error codes as values on the data path, never exceptions.
 inline constexpr auto kAsTuple = asio::as_tuple(asio::use_awaitable);
 

@@ -129,6 +129,10 @@ void ReassemblyBuffer::MarkConsumed(size_t bytes) {
     ++ready_head_;
     read_offset_ = 0;
   }
+  CompactReady();
+}
+
+void ReassemblyBuffer::CompactReady() {
   if (ready_head_ == ready_.size()) {
     ready_.clear();
     ready_head_ = 0;
@@ -137,6 +141,24 @@ void ReassemblyBuffer::MarkConsumed(size_t bytes) {
     ready_.erase(ready_.begin(), ready_.begin() + ready_head_);
     ready_head_ = 0;
   }
+}
+
+size_t ReassemblyBuffer::TakeReady(std::vector<std::string>* out, size_t max_bytes) {
+  size_t taken = 0;
+  while (ready_head_ < ready_.size() && taken < max_bytes) {
+    std::string& chunk = ready_[ready_head_];
+    if (read_offset_ > 0) {
+      chunk.erase(0, read_offset_);  // only after a partial Read or MarkConsumed
+      read_offset_ = 0;
+    }
+    taken += chunk.size();
+    out->push_back(std::move(chunk));
+    ++ready_head_;
+  }
+  ready_bytes_ -= static_cast<uint32_t>(taken);
+  consumed_bytes_ += taken;
+  CompactReady();
+  return taken;
 }
 
 size_t ReassemblyBuffer::Read(std::span<char> out) {

@@ -42,6 +42,7 @@
 //   On FIN:   if (rx.OnFin(final_seq) != kOk) TearDownTunnel();
 //   Writable: n = rx.GetReadableRegions(regions); written = writev(...);
 //             rx.MarkConsumed(written);
+//         or: rx.TakeReady(&chunks, 256 * 1024); write the chunks;
 //   After either: if (rx.MaybeGrantCredit(&bytes, &seq)) Send CREDIT{bytes, seq};
 //             if (rx.IsFinished()) shutdown(host, SHUT_WR);
 #ifndef BRAID_PROXY_STRIPE_REASSEMBLY_BUFFER_H_
@@ -111,6 +112,12 @@ class ReassemblyBuffer {
   // Read copies up to out.size() readable bytes into `out`, consumes them,
   // and returns how many.
   size_t Read(std::span<char> out);
+  // TakeReady moves whole readable chunks, in order, to the end of `out`
+  // until at least `max_bytes` (or everything readable) is taken, consumes
+  // them, and returns how many bytes it took. Unlike the views of
+  // GetReadableRegions, the chunks stay valid while more data arrives: the
+  // gateway writes them to the host while the lanes go on delivering.
+  size_t TakeReady(std::vector<std::string>* out, size_t max_bytes);
 
   bool fin_received() const { return fin_received_; }
   uint64_t final_seq() const { return final_seq_; }
@@ -145,6 +152,8 @@ class ReassemblyBuffer {
   void AppendReady(std::string&& bytes);
   // Moves the run of pending frames starting at next_seq_ to the ready queue.
   void DrainPending();
+  // Frees the consumed chunks at the front of the ready queue.
+  void CompactReady();
 
   Limits limits_;
   // Ready queue: chunks ready_[ready_head_..], the first read from

@@ -1,22 +1,29 @@
 #include "proxy/tunnel/lane.h"
 
-#include <openssl/ssl.h>
-
-#include <cstring>
+#include <algorithm>
 
 #include "proxy/wire/frame_codec.h"
 #include "spdlog/spdlog.h"
 
 namespace braid::proxy {
+namespace {
 
-Lane::Lane(std::unique_ptr<TlsStream> stream, uint16_t index, Options options)
-    : stream_(std::move(stream)),
+// A frame at least this large is sealed on its own (a full DATA frame is
+// one whole record); smaller ones are gathered so that they share records.
+constexpr size_t kSealAlone = wire::kMaxFrameSize / 2;
+
+}  // namespace
+
+Lane::Lane(std::unique_ptr<TlsConnection> connection, uint16_t index, Options options)
+    : connection_(std::move(connection)),
       index_(index),
       options_(options),
-      wake_(stream_->get_executor(), asio::steady_timer::time_point::max()),
-      keepalive_(stream_->get_executor()),
+      wake_(connection_->get_executor(), asio::steady_timer::time_point::max()),
+      keepalive_(connection_->get_executor()),
       last_read_(std::chrono::steady_clock::now()),
-      last_write_(last_read_) {}
+      last_write_(last_read_) {
+  connection_->set_key_update_records(options_.key_update_records);
+}
 
 template <typename F>
 void Lane::ToOwner(F&& f) {
@@ -69,9 +76,7 @@ void Lane::Close() {
   closed_ = true;
   wake_.cancel();
   keepalive_.cancel();
-  boost::system::error_code ignored;
-  stream_->lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_->lowest_layer().close(ignored);
+  connection_->Close();
 }
 
 void Lane::Finish() {
@@ -89,47 +94,100 @@ void Lane::Fail(std::string reason) {
 
 asio::awaitable<void> Lane::ReadLoop() {
   auto self = shared_from_this();
-  std::vector<char> buf(kReadBufferSize);
-  size_t filled = 0;
+  std::vector<InboundFrame> batch;
+  // The frame being read: its header bytes first, then its payload.
+  std::array<char, wire::kHeaderSize> header;
+  size_t header_filled = 0;
+  InboundFrame frame;
+  size_t payload_filled = 0;
+  bool in_payload = false;
+  auto deliver = [&] {
+    const uint16_t index = index_;
+    ToOwner([index, frames = std::move(batch)](LaneOwner& o) mutable { o.OnLaneFrames(index, std::move(frames)); });
+    batch = {};
+  };
   while (!closed_) {
-    auto [ec, n] = co_await stream_->async_read_some(asio::buffer(buf.data() + filled, buf.size() - filled), kAsTuple);
-    if (ec) {
-      Fail(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ? "closed by peer" : ec.message());
-      co_return;
+    std::span<char> into = in_payload ? std::span<char>(frame.payload).subspan(payload_filled)
+                                      : std::span<char>(header).subspan(header_filled);
+    size_t n = 0;
+    switch (connection_->TryRead(into, &n)) {
+      case TlsConnection::ReadStatus::kData:
+        break;
+      case TlsConnection::ReadStatus::kNeedInput: {
+        // Everything buffered is decrypted: hand it over before waiting.
+        if (!batch.empty()) deliver();
+        if (connection_->unflushed_bytes() > 0) wake_.cancel();  // an alert or a KeyUpdate answer
+        boost::system::error_code ec = co_await connection_->Fill();
+        if (closed_) co_return;
+        if (ec) {
+          Fail(ec == asio::error::eof ? "closed by peer" : ec.message());
+          co_return;
+        }
+        last_read_ = std::chrono::steady_clock::now();
+        continue;
+      }
+      case TlsConnection::ReadStatus::kClosed:
+        Fail("closed by peer");
+        co_return;
+      case TlsConnection::ReadStatus::kError:
+        Fail(connection_->ErrorText({}));
+        co_return;
     }
-    filled += n;
-    last_read_ = std::chrono::steady_clock::now();
-    // Cut the buffer after the last whole frame; validate every header here,
-    // so that the tunnel only ever sees well-formed framing.
-    size_t whole = 0;
-    while (filled - whole >= wire::kHeaderSize) {
-      wire::FrameHeader header;
-      DecodeError error = ParseHeader(std::span<const char, wire::kHeaderSize>(buf.data() + whole, wire::kHeaderSize),
-                                      std::nullopt, &header);
+    if (!in_payload) {
+      header_filled += n;
+      if (header_filled < header.size()) continue;
+      header_filled = 0;
+      // Every header is checked here, so the tunnel only sees well-formed
+      // framing, and no length from the peer is trusted before it is checked.
+      DecodeError error = ParseHeader(header, options_.role, &frame.header);
       if (error != DecodeError::kNone) {
         Fail(std::string("protocol error: ") + std::string(DecodeErrorName(error)));
         co_return;
       }
-      if (filled - whole < wire::kHeaderSize + header.length) break;
-      whole += wire::kHeaderSize + header.length;
+      frame.payload.resize(frame.header.length);
+      payload_filled = 0;
+      in_payload = frame.header.length > 0;
+    } else {
+      payload_filled += n;
+      in_payload = payload_filled < frame.payload.size();
     }
-    if (whole > 0) {
-      std::string frames(buf.data(), whole);
-      std::memmove(buf.data(), buf.data() + whole, filled - whole);
-      filled -= whole;
-      uint16_t index = index_;
-      ToOwner([index, frames = std::move(frames)](LaneOwner& o) mutable { o.OnLaneFrames(index, std::move(frames)); });
+    if (!in_payload) {
+      batch.push_back(std::move(frame));
+      frame = InboundFrame();
+      if (batch.size() >= kMaxFramesPerBatch) deliver();
     }
   }
 }
 
+bool Lane::SealQueued(size_t* frame_bytes) {
+  size_t taken = 0;
+  while (!queue_.empty() && taken < kMaxFlushBytes) {
+    std::string frame = std::move(queue_.front());
+    queue_.pop_front();
+    taken += frame.size();
+    if (stage_.size() + frame.size() > wire::kMaxFrameSize) {
+      if (!connection_->Seal(stage_)) return false;
+      stage_.clear();
+    }
+    if (frame.size() >= kSealAlone && stage_.empty()) {
+      if (!connection_->Seal(frame)) return false;
+    } else {
+      stage_.append(frame);
+    }
+  }
+  if (!stage_.empty()) {
+    if (!connection_->Seal(stage_)) return false;
+    stage_.clear();
+  }
+  *frame_bytes = taken;
+  return true;
+}
+
 asio::awaitable<void> Lane::WriteLoop() {
   auto self = shared_from_this();
-  constexpr size_t kMaxBatch = 64;
-  std::vector<std::string> batch;
-  std::vector<asio::const_buffer> buffers;
+  uint64_t key_updates = 0;
   while (!closed_) {
-    if (queue_.empty()) {
+    if (queue_.empty() && connection_->unflushed_bytes() == 0) {
       if (finishing_) {
         Close();
         co_return;
@@ -138,32 +196,27 @@ asio::awaitable<void> Lane::WriteLoop() {
       co_await wake_.async_wait(kAsTuple);
       continue;
     }
-    batch.clear();
-    buffers.clear();
-    size_t bytes = 0;
-    while (!queue_.empty() && batch.size() < kMaxBatch) {
-      batch.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-      buffers.emplace_back(asio::buffer(batch.back()));
-      bytes += batch.back().size();
+    size_t frame_bytes = 0;
+    if (!SealQueued(&frame_bytes)) {
+      Fail(connection_->ErrorText({}));
+      co_return;
     }
-    // Each buffer may start a record, and a record holds at most 16 KiB:
-    // this over-counts, so the KeyUpdate always comes early, never late.
-    records_since_key_update_ += bytes / 16384 + batch.size();
-    if (records_since_key_update_ >= options_.key_update_records) {
-      // Queued in BoringSSL, sent ahead of the next record we write.
-      if (SSL_key_update(stream_->native_handle(), SSL_KEY_UPDATE_NOT_REQUESTED) == 1) ++key_updates_;
-      records_since_key_update_ = 0;
+    if (connection_->key_updates() != key_updates) {
+      key_updates = connection_->key_updates();
+      spdlog::debug("lane {}: TLS KeyUpdate sent ({} so far, {} records sealed)", index_, key_updates,
+                    connection_->records_sealed());
     }
-    auto [ec, n] = co_await asio::async_write(*stream_, buffers, kAsTuple);
+    boost::system::error_code ec = co_await connection_->Flush();
+    if (closed_) co_return;
     if (ec) {
       Fail(ec.message());
       co_return;
     }
     last_write_ = std::chrono::steady_clock::now();
-    const uint16_t index = index_;
-    const size_t written = n;  // a structured binding cannot be captured before C++20 in clang 14
-    ToOwner([index, written](LaneOwner& o) { o.OnLaneWritten(index, written); });
+    if (frame_bytes > 0) {
+      const uint16_t index = index_;
+      ToOwner([index, frame_bytes](LaneOwner& o) { o.OnLaneWritten(index, frame_bytes); });
+    }
   }
 }
 

@@ -1,19 +1,26 @@
 // Lane: one TLS 1.3 connection of a tunnel, owned by one worker.
 //
 // A lane only moves bytes: it encrypts the frames the tunnel hands it and
-// writes them to its socket, and it decrypts what it reads, cuts it at frame
-// boundaries and hands whole frames to the tunnel. It knows nothing of flows.
-// Every method runs on the lane's own worker (its executor); the tunnel posts
+// writes them to its socket, and it decrypts what it reads, cuts it into
+// frames and hands them to the tunnel. It knows nothing of flows. Every
+// method runs on the lane's own worker (its executor); the tunnel posts
 // Send() there, and the lane posts frames and events back to the tunnel's
 // worker through LaneOwner.
 //
-// Memory: the read buffer is fixed (kReadBufferSize); the write queue holds
-// what the tunnel posted and is bounded by the tunnel's flow-control credit.
-// The lane reports every write back (OnLaneWritten) so the tunnel can steer
-// around a lane whose queue is growing.
+// Batching (the reason a lane is cheap per byte): the write loop seals
+// everything queued, up to kMaxFlushBytes, into one buffer of TLS records
+// and writes it with one system call; small frames (control frames, short
+// DATA) share records. The read loop reads up to 256 KiB of records per
+// system call and decrypts each frame straight into its own buffer, which
+// then moves, uncopied, through the tunnel into the flow's reassembly buffer.
+//
+// Memory: the TLS connection's buffers are fixed (kInputBufferSize in,
+// about kMaxFlushBytes out); the write queue holds what the tunnel posted and
+// is bounded by the flows' credit. The lane reports every write back
+// (OnLaneWritten) so the tunnel can steer around a lane whose queue grows.
 //
 // Keys: before the connection's write key has sealed `key_update_records`
-// TLS records, the lane sends a TLS KeyUpdate (counted conservatively).
+// TLS records, the lane sends a TLS KeyUpdate (TlsConnection counts them).
 //
 // Liveness: a lane that has written nothing for `keepalive_interval` sends a
 // PING (the peer answers PONG on the same lane), and a lane that has read
@@ -29,16 +36,25 @@
 #include <string>
 #include <vector>
 
+#include "braid/wire.h"
 #include "proxy/runtime/asio.h"
+#include "proxy/tunnel/tls_connection.h"
 
 namespace braid::proxy {
+
+// One frame as a lane received it: the header, already checked by
+// ParseHeader (for this gateway's role), and the payload, not yet parsed.
+struct InboundFrame {
+  wire::FrameHeader header;
+  std::string payload;
+};
 
 // LaneOwner receives a lane's events, always on the owner's own executor.
 class LaneOwner {
  public:
   virtual ~LaneOwner() = default;
-  // A batch of one or more whole frames, already checked by ParseHeader.
-  virtual void OnLaneFrames(uint16_t lane, std::string frames) = 0;
+  // One or more frames, in the order the lane received them.
+  virtual void OnLaneFrames(uint16_t lane, std::vector<InboundFrame> frames) = 0;
   // `bytes` of what was sent have been written to the socket.
   virtual void OnLaneWritten(uint16_t lane, size_t bytes) = 0;
   // The lane is gone (peer closed, error, protocol error). Never called twice.
@@ -47,15 +63,20 @@ class LaneOwner {
 
 class Lane : public std::enable_shared_from_this<Lane> {
  public:
-  static constexpr size_t kReadBufferSize = 64 * 1024;
+  // At most this much plaintext is sealed for one write to the socket.
+  static constexpr size_t kMaxFlushBytes = 256 * 1024;
+  // At most this many frames are handed to the tunnel at once.
+  static constexpr size_t kMaxFramesPerBatch = 64;
 
   struct Options {
+    wire::Role role;  // this gateway's role in the tunnel, for frame checks
     uint64_t key_update_records;
     std::chrono::milliseconds keepalive_interval;
     std::chrono::milliseconds keepalive_timeout;
   };
 
-  Lane(std::unique_ptr<TlsStream> stream, uint16_t index, Options options);
+  // `connection` has completed its handshake and the LANE_HELLO exchange.
+  Lane(std::unique_ptr<TlsConnection> connection, uint16_t index, Options options);
 
   // Start begins reading and writing; events go to `owner` on
   // `owner_executor`. Call on the lane's executor.
@@ -69,30 +90,31 @@ class Lane : public std::enable_shared_from_this<Lane> {
   // (a GOAWAY, the last frames). Call on the lane's executor.
   void Finish();
 
-  asio::any_io_executor executor() { return stream_->get_executor(); }
+  asio::any_io_executor executor() { return connection_->get_executor(); }
   uint16_t index() const { return index_; }
-  uint64_t key_updates() const { return key_updates_; }
 
  private:
   asio::awaitable<void> ReadLoop();
   asio::awaitable<void> WriteLoop();
   asio::awaitable<void> KeepaliveLoop();
+  // SealQueued encrypts queued frames, up to kMaxFlushBytes, and returns
+  // how many frame bytes it took; false on a TLS error.
+  bool SealQueued(size_t* frame_bytes);
   // Fail reports the lane closed once and closes the socket.
   void Fail(std::string reason);
   template <typename F>
   void ToOwner(F&& f);
 
-  std::unique_ptr<TlsStream> stream_;
+  std::unique_ptr<TlsConnection> connection_;
   const uint16_t index_;
   const Options options_;
   std::weak_ptr<LaneOwner> owner_;
   asio::any_io_executor owner_executor_;
   std::deque<std::string> queue_;
-  asio::steady_timer wake_;  // signals WriteLoop that queue_ has data
+  std::string stage_;        // small frames gathered into one record
+  asio::steady_timer wake_;  // signals WriteLoop that there is work
   asio::steady_timer keepalive_;
   std::chrono::steady_clock::time_point last_read_, last_write_;
-  uint64_t records_since_key_update_ = 0;
-  uint64_t key_updates_ = 0;
   bool closed_ = false;
   bool finishing_ = false;
 };

@@ -170,14 +170,12 @@ std::shared_ptr<Flow> Tunnel::FindFlow(uint32_t id) {
   return it == flows_.end() ? nullptr : it->second;
 }
 
-void Tunnel::OnLaneFrames(uint16_t lane, std::string frames) {
-  std::string_view rest = frames;
-  while (!rest.empty() && !closed_) {
-    // The lane already checked the header framing; now the full frame,
-    // including the rules that depend on our role.
-    const size_t size = wire::kHeaderSize + ((static_cast<uint8_t>(rest[2]) << 8) | static_cast<uint8_t>(rest[3]));
+void Tunnel::OnLaneFrames(uint16_t lane, std::vector<InboundFrame> frames) {
+  for (InboundFrame& in : frames) {
+    if (closed_) return;
+    // The lane checked the header (for our role); now the payload.
     wire::Frame frame;
-    DecodeError error = ParseFrame(rest.substr(0, size), role_, &frame);
+    DecodeError error = ParsePayload(in.header, in.payload, &frame);
     if (error != DecodeError::kNone) {
       return ProtocolError(wire::GoawayReason::kProtocolError, std::string(DecodeErrorName(error)));
     }
@@ -186,24 +184,28 @@ void Tunnel::OnLaneFrames(uint16_t lane, std::string frames) {
       // liveness the peer is checking.
       std::string out;
       if (Encode(wire::Pong{ping->opaque}, &out)) Enqueue(lane, std::move(out));
+    } else if (in.header.type == wire::FrameType::kData) {
+      HandleData(in.header.flow_id, in.header.value, std::move(in.payload));
     } else {
       HandleFrame(frame, lane);
     }
-    rest.remove_prefix(size);
   }
 }
 
+void Tunnel::HandleData(uint32_t flow_id, uint64_t seq, std::string payload) {
+  auto flow = FindFlow(flow_id);
+  if (!flow) return;  // a flow we already ended: its late frames are dropped
+  // The payload moves into the reassembly buffer: no copy.
+  ReassemblyBuffer::Status s = flow->rx().OnDataOwned(seq, std::move(payload));
+  if (s != ReassemblyBuffer::Status::kOk) {
+    return ProtocolError(wire::GoawayReason::kFlowControlError,
+                         "flow " + std::to_string(flow_id) + ": " + std::string(ReassemblyStatusName(s)));
+  }
+  flow->OnReceived();
+}
+
 void Tunnel::HandleFrame(const wire::Frame& frame, uint16_t lane) {
-  if (const auto* data = std::get_if<wire::Data>(&frame)) {
-    auto flow = FindFlow(data->flow_id);
-    if (!flow) return;  // a flow we already ended: its late frames are dropped
-    ReassemblyBuffer::Status s = flow->rx().OnData(data->seq, data->payload);
-    if (s != ReassemblyBuffer::Status::kOk) {
-      return ProtocolError(wire::GoawayReason::kFlowControlError,
-                           "flow " + std::to_string(data->flow_id) + ": " + std::string(ReassemblyStatusName(s)));
-    }
-    flow->OnReceived();
-  } else if (const auto* credit = std::get_if<wire::Credit>(&frame)) {
+  if (const auto* credit = std::get_if<wire::Credit>(&frame)) {
     if (auto flow = FindFlow(credit->flow_id)) flow->OnCredit(credit->byte_limit, credit->seq_limit);
   } else if (const auto* fin = std::get_if<wire::Fin>(&frame)) {
     auto flow = FindFlow(fin->flow_id);

@@ -85,7 +85,7 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   void OnFlowEnded(Flow& flow, CloseReason reason, std::string detail);
 
   // LaneOwner.
-  void OnLaneFrames(uint16_t lane, std::string frames) override;
+  void OnLaneFrames(uint16_t lane, std::vector<InboundFrame> frames) override;
   void OnLaneWritten(uint16_t lane, size_t bytes) override;
   void OnLaneClosed(uint16_t lane, std::string reason) override;
 
@@ -96,6 +96,9 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
     std::vector<std::string> pending;  // waiting for the next Flush
   };
 
+  // HandleData takes a DATA frame's payload into its flow; HandleFrame
+  // handles every other frame.
+  void HandleData(uint32_t flow_id, uint64_t seq, std::string payload);
   void HandleFrame(const wire::Frame& frame, uint16_t lane);
   void HandleOpen(const wire::Open& open, uint16_t lane);
   asio::awaitable<void> ConnectEgress(std::shared_ptr<Flow> flow, std::string host, uint16_t port,

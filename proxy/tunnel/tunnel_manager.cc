@@ -13,9 +13,9 @@ using namespace asio::experimental::awaitable_operators;
 // ReadLaneHello reads exactly one frame from a freshly handshaken lane and
 // requires it to be a LANE_HELLO. Reads nothing past it, so the Lane's own
 // read loop starts at the next frame.
-asio::awaitable<std::optional<wire::LaneHello>> ReadLaneHello(TlsStream& stream, std::string* error) {
+asio::awaitable<std::optional<wire::LaneHello>> ReadLaneHello(TlsConnection& connection, std::string* error) {
   std::array<char, wire::kHeaderSize + wire::kLaneHelloPayloadSize> buf;
-  auto [ec, n] = co_await asio::async_read(stream, asio::buffer(buf.data(), wire::kHeaderSize), kAsTuple);
+  boost::system::error_code ec = co_await connection.ReadExactly(std::span<char>(buf.data(), wire::kHeaderSize));
   if (ec) {
     *error = "reading LANE_HELLO: " + ec.message();
     co_return std::nullopt;
@@ -27,9 +27,9 @@ asio::awaitable<std::optional<wire::LaneHello>> ReadLaneHello(TlsStream& stream,
     *error = "first frame is not a valid LANE_HELLO";
     co_return std::nullopt;
   }
-  auto [ec2, n2] = co_await asio::async_read(stream, asio::buffer(buf.data() + wire::kHeaderSize, header.length), kAsTuple);
-  if (ec2) {
-    *error = "reading LANE_HELLO: " + ec2.message();
+  ec = co_await connection.ReadExactly(std::span<char>(buf.data() + wire::kHeaderSize, header.length));
+  if (ec) {
+    *error = "reading LANE_HELLO: " + ec.message();
     co_return std::nullopt;
   }
   wire::Frame frame;
@@ -40,17 +40,8 @@ asio::awaitable<std::optional<wire::LaneHello>> ReadLaneHello(TlsStream& stream,
   co_return std::get<wire::LaneHello>(frame);
 }
 
-// FailureText says why a TLS operation failed: the reason TlsContext
-// recorded (a refused certificate or name, a missing ALPN, the peer's
-// alert), falling back to the transport error. Asio has already drained
-// BoringSSL's error queue by the time we see the error code.
-std::string FailureText(SSL* ssl, const boost::system::error_code& ec) {
-  std::string reason = RecordedTlsFailure(ssl);
-  return reason.empty() ? ec.message() : reason;
-}
-
-Lane::Options LaneOptions(const TunnelConfig& cfg) {
-  return Lane::Options{cfg.key_update_records, cfg.keepalive_interval, cfg.keepalive_timeout};
+Lane::Options LaneOptions(const TunnelConfig& cfg, wire::Role role) {
+  return Lane::Options{role, cfg.key_update_records, cfg.keepalive_interval, cfg.keepalive_timeout};
 }
 
 template <typename Op>
@@ -103,8 +94,8 @@ asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<T
     *error = std::string(ssl.status().message());
     co_return nullptr;
   }
-  // The stream adopts the SSL that TlsContext configured for this peer.
-  auto stream = std::make_unique<TlsStream>(tcp::socket(LaneWorker(index)), ssl->release());
+  // The connection adopts the SSL that TlsContext configured for this peer.
+  auto conn = std::make_unique<TlsConnection>(tcp::socket(LaneWorker(index)), std::move(*ssl));
   tcp::resolver resolver(*env_.control);
   auto [rec, endpoints] = co_await resolver.async_resolve(peer.address.host, std::to_string(peer.address.port),
                                                           kAsTuple);
@@ -113,25 +104,25 @@ asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<T
     co_return nullptr;
   }
   boost::system::error_code ec = co_await WithTimeout(
-      asio::async_connect(stream->lowest_layer(), endpoints, asio::as_tuple(asio::use_awaitable)), cfg.handshake_timeout);
+      asio::async_connect(conn->socket(), endpoints, asio::as_tuple(asio::use_awaitable)), cfg.handshake_timeout);
   if (ec) {
     *error = "connecting to " + peer.address.ToString() + ": " + ec.message();
     co_return nullptr;
   }
-  stream->lowest_layer().set_option(tcp::no_delay(true));
-  ec = co_await WithTimeout(stream->async_handshake(asio::ssl::stream_base::client, kAsTuple), cfg.handshake_timeout);
+  conn->socket().set_option(tcp::no_delay(true));
+  ec = co_await WithTimeout(conn->Handshake(), cfg.handshake_timeout);
   if (!ec) {
-    if (absl::Status s = CheckEstablished(stream->native_handle()); !s.ok()) {
+    if (absl::Status s = CheckEstablished(conn->ssl()); !s.ok()) {
       *error = "TLS handshake with " + peer.name + ": " + std::string(s.message());
       co_return nullptr;
     }
   }
   if (ec) {
-    *error = "TLS handshake with " + peer.name + ": " + FailureText(stream->native_handle(), ec);
+    *error = "TLS handshake with " + peer.name + ": " + conn->ErrorText(ec);
     co_return nullptr;
   }
   if (index == 0) {
-      absl::StatusOr<LaneBinder> binder = ExportLaneBinder(stream->native_handle(), tunnel->id());
+    absl::StatusOr<LaneBinder> binder = ExportLaneBinder(conn->ssl(), tunnel->id());
     if (!binder.ok()) {
       *error = std::string(binder.status().message());
       co_return nullptr;
@@ -141,17 +132,20 @@ asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<T
   wire::LaneHello hello{tunnel->id(), wire::kProtocolVersion, index, tunnel->lane_count(), tunnel->binder()};
   std::string out;
   (void)Encode(hello, &out);
-  auto [wec, wn] = co_await asio::async_write(*stream, asio::buffer(out), kAsTuple);
-  if (wec) {
+  if (!conn->Seal(out)) {
+    *error = "sending LANE_HELLO: " + conn->ErrorText({});
+    co_return nullptr;
+  }
+  if (boost::system::error_code wec = co_await conn->Flush()) {
     *error = "sending LANE_HELLO: " + wec.message();
     co_return nullptr;
   }
-  std::optional<wire::LaneHello> reply = co_await ReadLaneHello(*stream, error);
+  std::optional<wire::LaneHello> reply = co_await ReadLaneHello(*conn, error);
   if (!reply) {
     // The server checks our certificate after our handshake completes: its
     // refusal arrives here, on the first read.
     *error = "lane " + std::to_string(index) + " to " + peer.name + ": " +
-             FailureText(stream->native_handle(), asio::error::connection_aborted) + " (" + *error + ")";
+             conn->ErrorText(asio::error::connection_aborted) + " (" + *error + ")";
     co_return nullptr;
   }
   if (reply->tunnel_id != hello.tunnel_id || reply->lane_index != index || reply->binder != hello.binder) {
@@ -159,8 +153,8 @@ asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<T
     co_return nullptr;
   }
   spdlog::debug("tunnel {} lane {} to {} up{}", tunnel->id(), index, peer.name,
-                HandshakeResumed(stream->native_handle()) ? " (resumed)" : "");
-  co_return std::make_shared<Lane>(std::move(stream), index, LaneOptions(cfg));
+                HandshakeResumed(conn->ssl()) ? " (resumed)" : "");
+  co_return std::make_shared<Lane>(std::move(conn), index, LaneOptions(cfg, wire::Role::kDialer));
 }
 
 asio::awaitable<void> TunnelManager::Dial(std::shared_ptr<Tunnel> tunnel, PeerConfig peer) {
@@ -218,18 +212,17 @@ asio::awaitable<void> TunnelManager::ServeLane(tcp::socket socket) {
     spdlog::error("tunnel listener: {}", std::string(ssl.status().message()));
     co_return;
   }
-  auto stream = std::make_unique<TlsStream>(std::move(socket), ssl->release());
-  boost::system::error_code ec =
-      co_await WithTimeout(stream->async_handshake(asio::ssl::stream_base::server, kAsTuple), cfg.handshake_timeout);
+  auto conn = std::make_unique<TlsConnection>(std::move(socket), std::move(*ssl));
+  boost::system::error_code ec = co_await WithTimeout(conn->Handshake(), cfg.handshake_timeout);
   if (ec) {
-    spdlog::warn("tunnel listener: rejected {}: {}", from, FailureText(stream->native_handle(), ec));
+    spdlog::warn("tunnel listener: rejected {}: {}", from, conn->ErrorText(ec));
     co_return;
   }
-  if (absl::Status s = CheckEstablished(stream->native_handle()); !s.ok()) {
+  if (absl::Status s = CheckEstablished(conn->ssl()); !s.ok()) {
     spdlog::warn("tunnel listener: rejected {}: {}", from, std::string(s.message()));
     co_return;
   }
-  absl::StatusOr<std::string> peer = PeerName(stream->native_handle());
+  absl::StatusOr<std::string> peer = PeerName(conn->ssl());
   if (!peer.ok()) {
     spdlog::warn("tunnel listener: rejected {}: {}", from, std::string(peer.status().message()));
     co_return;
@@ -242,7 +235,7 @@ asio::awaitable<void> TunnelManager::ServeLane(tcp::socket socket) {
   std::optional<wire::LaneHello> hello;
   {
     asio::steady_timer timer(co_await asio::this_coro::executor, cfg.handshake_timeout);
-    auto result = co_await (ReadLaneHello(*stream, &error) || timer.async_wait(kAsTuple));
+    auto result = co_await (ReadLaneHello(*conn, &error) || timer.async_wait(kAsTuple));
     if (result.index() == 0) hello = std::get<0>(result);
     if (result.index() == 1) error = "no LANE_HELLO in time";
   }
@@ -251,13 +244,13 @@ asio::awaitable<void> TunnelManager::ServeLane(tcp::socket socket) {
     co_return;
   }
   if (hello->lane_index == 0) {
-    absl::StatusOr<LaneBinder> own = ExportLaneBinder(stream->native_handle(), hello->tunnel_id);
+    absl::StatusOr<LaneBinder> own = ExportLaneBinder(conn->ssl(), hello->tunnel_id);
     if (!own.ok() || *own != hello->binder) {
       spdlog::warn("tunnel listener: rejected {} ({}): lane 0 binder does not match its TLS session", from, *peer);
       co_return;
     }
   }
-  auto lane = std::make_shared<Lane>(std::move(stream), hello->lane_index, LaneOptions(cfg));
+  auto lane = std::make_shared<Lane>(std::move(conn), hello->lane_index, LaneOptions(cfg, wire::Role::kAcceptor));
   asio::post(*env_.control, [this, peer = *peer, hello = *hello, lane] { BindLane(peer, hello, lane); });
 }
 

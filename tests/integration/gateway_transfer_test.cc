@@ -261,6 +261,9 @@ TEST_F(GatewayTransferTest, FrequentKeyUpdatesKeepDataIntact) {
   ASSERT_TRUE(StartPair(sink.port(), [](nlohmann::json& onprem, nlohmann::json& cloud) {
     onprem["tunnel"]["key_update_records"] = 16;
     cloud["tunnel"]["key_update_records"] = 16;
+    // Each KeyUpdate sent is logged at debug: the proof that they happened.
+    onprem["log"]["level"] = "debug";
+    cloud["log"]["level"] = "debug";
   }));
 
   int connect_error = 0;
@@ -283,6 +286,10 @@ TEST_F(GatewayTransferTest, FrequentKeyUpdatesKeepDataIntact) {
   EXPECT_EQ(source.received.sha256, dest.sent.sha256);
   ASSERT_TRUE(onprem_->WaitForFlows(1, Millis(10'000)));
   EXPECT_EQ(onprem_->Flows()[0].end, "completed");
+  // 64 MiB is about 4,000 records each way: with a KeyUpdate every 16, each
+  // gateway must have sent well over a hundred.
+  EXPECT_GT(onprem_->CountInLog("TLS KeyUpdate sent"), 100);
+  EXPECT_GT(cloud_->CountInLog("TLS KeyUpdate sent"), 100);
 }
 
 }  // namespace

@@ -298,6 +298,35 @@ TEST(ReassemblyBufferTest, ReadableRegionsAndPartialConsumption) {
   EXPECT_EQ(rx.GetReadableRegions(regions), 0u);
 }
 
+// TakeReady hands out owned chunks: they stay intact while more frames
+// arrive (and coalesce) behind them, which is how the gateway writes to the
+// host while its lanes go on delivering.
+TEST(ReassemblyBufferTest, TakeReadyMovesWholeChunksInOrder) {
+  ReassemblyBuffer rx({.window_bytes = 1 << 20, .window_frames = 64});
+  const std::string big1(9000, 'a'), big2(7000, 'b');
+  ASSERT_EQ(rx.OnDataOwned(0, std::string(big1)), Status::kOk);
+  ASSERT_EQ(rx.OnData(1, "xy"), Status::kOk);
+  ASSERT_EQ(rx.OnDataOwned(2, std::string(big2)), Status::kOk);
+  rx.MarkConsumed(8999);  // a partial consumption first: the head is trimmed
+
+  std::vector<std::string> chunks;
+  EXPECT_EQ(rx.TakeReady(&chunks, 2), 3u);  // at least max_bytes, whole chunks
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_EQ(chunks[0], "a");
+  EXPECT_EQ(chunks[1], "xy");
+  ASSERT_EQ(rx.OnData(3, "z"), Status::kOk);  // never changes a chunk already taken
+  EXPECT_EQ(chunks[1], "xy");
+  EXPECT_EQ(rx.readable_bytes(), 7001u);
+
+  EXPECT_EQ(rx.TakeReady(&chunks, 1 << 20), 7001u);
+  ASSERT_EQ(chunks.size(), 4u);
+  EXPECT_EQ(chunks[2], big2);
+  EXPECT_EQ(chunks[3], "z");
+  EXPECT_EQ(rx.readable_bytes(), 0u);
+  EXPECT_EQ(rx.consumed_bytes(), 9000u + 2 + 7000 + 1);
+  EXPECT_EQ(rx.TakeReady(&chunks, 1 << 20), 0u);
+}
+
 TEST(ReassemblyBufferTest, StatusNames) {
   for (int s = 0; s <= static_cast<int>(Status::kFinInconsistent); ++s) {
     EXPECT_NE(ReassemblyStatusName(Status(s)), "unknown");
