@@ -84,7 +84,9 @@ void Socket::Reset() {
 
 bool Socket::ShutdownWrite() { return fd_ >= 0 && shutdown(fd_, SHUT_WR) == 0; }
 
-Socket Connect(uint16_t port, Deadline deadline, int* error) {
+Socket Connect(uint16_t port, Deadline deadline, int* error) { return ConnectFrom(nullptr, port, deadline, error); }
+
+Socket ConnectFrom(const char* source, uint16_t port, Deadline deadline, int* error) {
   int ignored;
   if (error == nullptr) error = &ignored;
   *error = 0;
@@ -92,6 +94,18 @@ Socket Connect(uint16_t port, Deadline deadline, int* error) {
   if (!s.valid()) {
     *error = errno;
     return Socket();
+  }
+  if (source != nullptr) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    if (inet_pton(AF_INET, source, &local.sin_addr) != 1) {
+      *error = EINVAL;
+      return Socket();
+    }
+    if (bind(s.fd(), reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
+      *error = errno;
+      return Socket();
+    }
   }
   sockaddr_in addr = Loopback(port);
   if (connect(s.fd(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 && errno != EINPROGRESS) {

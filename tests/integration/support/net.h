@@ -61,6 +61,11 @@ class Socket {
 // Connect opens a TCP connection to 127.0.0.1:port. Returns an invalid
 // Socket (and sets *error to errno) on failure or at the deadline.
 Socket Connect(uint16_t port, Deadline deadline, int* error = nullptr);
+// ConnectFrom is Connect from a given local IPv4 address: any address of
+// 127.0.0.0/8 is on the loopback interface, so "127.0.0.2" plays a second
+// host as far as a gateway can tell. EADDRNOTAVAIL if `source` is not local;
+// nullptr leaves the choice to the kernel, as Connect does.
+Socket ConnectFrom(const char* source, uint16_t port, Deadline deadline, int* error = nullptr);
 
 // Sha256 is a running SHA-256 digest.
 class Sha256 {
