@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "proxy/runtime/allocator.h"
 #include "proxy/runtime/listen.h"
 #include "sft/compile.h"
 #include "spdlog/spdlog.h"
@@ -57,7 +58,13 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const G
 
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const uint16_t lanes = static_cast<uint16_t>(config->tunnel.lanes == 0 ? cores : config->tunnel.lanes);
-  gw->workers_ = std::make_unique<WorkerPool>(cores);
+  try {
+    gw->workers_ = std::make_unique<WorkerPool>(cores);
+  } catch (const boost::system::system_error& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot set up the event loops (io_uring; rebuild with -DBRAID_ASIO_IO_URING=OFF for epoll): ",
+                     e.what()));
+  }
   TunnelEnv env{config, &gw->policy_, &gw->workers_->control(), nullptr, nullptr};
   gw->tunnels_ = std::make_unique<TunnelManager>(*gw->workers_, env, gw->tls_, lanes);
 
@@ -98,6 +105,7 @@ int Gateway::Run() {
   }
   signals_ = std::make_unique<asio::signal_set>(control, SIGHUP, SIGTERM, SIGINT);
   asio::co_spawn(control, HandleSignals(), asio::detached);
+  asio::co_spawn(control, ReleaseMemoryLoop(), asio::detached);
   workers_->Start();
   workers_->Join();
   spdlog::info("gateway {} stopped", config_->name);
@@ -115,6 +123,15 @@ asio::awaitable<void> Gateway::HandleSignals() {
     spdlog::info("signal {}: stopping", signal);
     Stop();
     co_return;
+  }
+}
+
+asio::awaitable<void> Gateway::ReleaseMemoryLoop() {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    timer.expires_after(std::chrono::seconds(kReleaseFreeMemoryIntervalSeconds));
+    if (auto [ec] = co_await timer.async_wait(kAsTuple); ec) co_return;
+    ReleaseFreeMemory();
   }
 }
 

@@ -38,6 +38,8 @@ class Gateway {
   void ReloadPolicy();
   void Stop();
   asio::awaitable<void> HandleSignals();
+  // Returns freed heap memory to the kernel now and then (allocator.h).
+  asio::awaitable<void> ReleaseMemoryLoop();
 
   std::shared_ptr<const GatewayConfig> config_;
   PolicyStore policy_;

@@ -16,4 +16,6 @@ void ConfigureAllocator() {
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
 }
 
+void ReleaseFreeMemory() { malloc_trim(0); }
+
 }  // namespace braid::proxy

@@ -17,6 +17,13 @@ namespace braid::proxy {
 // main, before any thread starts. GLIBC_TUNABLES set by an operator win.
 void ConfigureAllocator();
 
+// ReleaseFreeMemory gives the heaps' free pages back to the kernel
+// (malloc_trim), so that memory a burst of flows took is returned once they
+// have gone, without trimming at every free. The gateway calls it every
+// kReleaseFreeMemoryIntervalSeconds on its control worker.
+void ReleaseFreeMemory();
+inline constexpr int kReleaseFreeMemoryIntervalSeconds = 30;
+
 }  // namespace braid::proxy
 
 #endif  // BRAID_PROXY_RUNTIME_ALLOCATOR_H_

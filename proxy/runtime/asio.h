@@ -5,8 +5,13 @@
 #ifndef BRAID_PROXY_RUNTIME_ASIO_H_
 #define BRAID_PROXY_RUNTIME_ASIO_H_
 
+// Must come first: it corrects how Asio's io_uring backend prepares
+// cancellations (see the file).
+#include "proxy/runtime/asio_io_uring_fix.h"
+// clang-format off
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+// clang-format on
 
 namespace braid::proxy {
 

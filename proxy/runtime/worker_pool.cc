@@ -13,6 +13,10 @@ WorkerPool::WorkerPool(size_t count) {
     // Asio can skip its internal locking.
     contexts_.push_back(std::make_unique<asio::io_context>(1));
     guards_.emplace_back(asio::make_work_guard(*contexts_.back()));
+    // Asio sets up a loop's backend (its io_uring ring) with the first
+    // socket. Do it now, on this thread, so that a kernel without io_uring
+    // fails the start with an error instead of a worker later.
+    tcp::socket probe(*contexts_.back());
   }
 }
 

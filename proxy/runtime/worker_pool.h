@@ -21,6 +21,8 @@ namespace braid::proxy {
 class WorkerPool {
  public:
   // Creates `count` workers (at least 1); threads start with Start().
+  // Throws boost::system::system_error if the event loop backend cannot be
+  // set up (io_uring disabled in the kernel, no memory for its rings).
   explicit WorkerPool(size_t count);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
