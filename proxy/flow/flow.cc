@@ -10,7 +10,8 @@
 namespace braid::proxy {
 namespace {
 
-// Frames filled by one read of the host socket (one readv of up to 128 KiB).
+// The most frames one read of the host socket fills (one readv of up to
+// 128 KiB).
 constexpr size_t kFramesPerRead = 8;
 // About this much leaves the ReassemblyBuffer for one write to the host.
 constexpr size_t kWriteChunk = 256 * 1024;
@@ -35,6 +36,7 @@ void Flow::Start(uint64_t byte_limit, uint64_t seq_limit) {
   // Limits only grow: a CREDIT may have arrived before OPEN_OK.
   tx_byte_limit_ = std::max(tx_byte_limit_, byte_limit);
   tx_seq_limit_ = std::max(tx_seq_limit_, seq_limit);
+  carrying_ = true;
   boost::system::error_code ignored;
   host_.set_option(tcp::no_delay(true), ignored);
   asio::co_spawn(host_.get_executor(), [self = shared_from_this()] { return self->HostToTunnel(); }, asio::detached);
@@ -79,6 +81,10 @@ asio::awaitable<void> Flow::HostToTunnel() {
   auto self = shared_from_this();
   std::array<std::string, kFramesPerRead> frames;
   std::array<asio::mutable_buffer, kFramesPerRead> buffers;
+  // How many frames the next read offers: one for a flow that sends little
+  // (an idle flow holds one 16 KiB frame, not eight), doubling while reads
+  // fill every frame offered, halving when they do not.
+  size_t frames_per_read = 1;
   while (!ended_) {
     const uint64_t byte_room = tx_byte_limit_ > tx_bytes_ ? tx_byte_limit_ - tx_bytes_ : 0;
     const uint64_t seq_room = tx_seq_limit_ > tx_seq_ ? tx_seq_limit_ - tx_seq_ : 0;
@@ -90,7 +96,7 @@ asio::awaitable<void> Flow::HostToTunnel() {
     }
     size_t count = 0;
     uint64_t left = byte_room;
-    while (count < kFramesPerRead && count < seq_room && left > 0) {
+    while (count < frames_per_read && count < seq_room && left > 0) {
       const size_t payload = static_cast<size_t>(std::min<uint64_t>(left, wire::kMaxPayload));
       frames[count].resize(wire::kHeaderSize + payload);
       buffers[count] = asio::buffer(frames[count].data() + wire::kHeaderSize, payload);
@@ -114,6 +120,13 @@ asio::awaitable<void> Flow::HostToTunnel() {
       tunnel->SendRst(*this, wire::ResetReason::kHostReset, ec.message());
       Abort(CloseReason::kHostReset, "host: " + ec.message());
       co_return;
+    }
+    size_t offered = 0;
+    for (size_t i = 0; i < count; ++i) offered += frames[i].size() - wire::kHeaderSize;
+    if (n == offered && count == frames_per_read) {
+      frames_per_read = std::min(frames_per_read * 2, kFramesPerRead);
+    } else if (n <= offered / 2) {
+      frames_per_read = std::max<size_t>(frames_per_read / 2, 1);
     }
     for (size_t i = 0; i < count && n > 0; ++i) {
       const size_t take = std::min(n, frames[i].size() - wire::kHeaderSize);

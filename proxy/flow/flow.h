@@ -68,6 +68,9 @@ class Flow : public std::enable_shared_from_this<Flow> {
   // SetHost gives an egress flow its connected target socket.
   void SetHost(tcp::socket host) { host_ = std::move(host); }
 
+  // Whether Start() was called: the flow carries data (an egress flow only
+  // once it has answered OPEN_OK).
+  bool carrying() const { return carrying_; }
   bool finished() const { return ended_; }
   uint64_t bytes_from_host() const { return tx_bytes_; }
   uint64_t bytes_to_host() const { return rx_.consumed_bytes(); }
@@ -94,6 +97,7 @@ class Flow : public std::enable_shared_from_this<Flow> {
   uint64_t tx_seq_ = 0, tx_bytes_ = 0, tx_byte_limit_ = 0, tx_seq_limit_ = 0;
   uint16_t control_lane_ = 0;
   std::chrono::steady_clock::time_point started_;
+  bool carrying_ = false;
   bool tx_done_ = false;  // FIN sent
   bool rx_done_ = false;  // host half-closed after the peer's FIN
   bool ended_ = false;

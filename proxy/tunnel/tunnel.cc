@@ -170,6 +170,20 @@ std::shared_ptr<Flow> Tunnel::FindFlow(uint32_t id) {
   return it == flows_.end() ? nullptr : it->second;
 }
 
+std::shared_ptr<Flow> Tunnel::FindFlowFor(uint32_t id, std::string_view frame) {
+  if (auto flow = FindFlow(id)) return flow;
+  // Ids are never reused, so an id we have not seen yet cannot be a late
+  // frame of an ended flow. The peer's ids: every frame of a flow travels
+  // behind its OPEN on the flow's control lane (DATA only after OPEN_OK), so
+  // nothing may name an id above the highest OPEN received.
+  const bool ours = (id % 2 == 1) == (role_ == wire::Role::kDialer);
+  if (ours ? id >= next_flow_id_ : id > highest_peer_flow_id_) {
+    ProtocolError(wire::GoawayReason::kProtocolError,
+                  std::string(frame) + " for flow " + std::to_string(id) + ", which was never opened");
+  }
+  return nullptr;  // a flow that ended: its late frames are dropped
+}
+
 void Tunnel::OnLaneFrames(uint16_t lane, std::vector<InboundFrame> frames) {
   for (InboundFrame& in : frames) {
     if (closed_) return;
@@ -193,8 +207,13 @@ void Tunnel::OnLaneFrames(uint16_t lane, std::vector<InboundFrame> frames) {
 }
 
 void Tunnel::HandleData(uint32_t flow_id, uint64_t seq, std::string payload) {
-  auto flow = FindFlow(flow_id);
-  if (!flow) return;  // a flow we already ended: its late frames are dropped
+  auto flow = FindFlowFor(flow_id, "DATA");
+  if (!flow) return;
+  if (flow->side() == Flow::Side::kEgress && !flow->carrying()) {
+    // The opener has no credit before our OPEN_OK.
+    return ProtocolError(wire::GoawayReason::kProtocolError,
+                         "DATA for flow " + std::to_string(flow_id) + " before OPEN_OK");
+  }
   // The payload moves into the reassembly buffer: no copy.
   ReassemblyBuffer::Status s = flow->rx().OnDataOwned(seq, std::move(payload));
   if (s != ReassemblyBuffer::Status::kOk) {
@@ -206,9 +225,9 @@ void Tunnel::HandleData(uint32_t flow_id, uint64_t seq, std::string payload) {
 
 void Tunnel::HandleFrame(const wire::Frame& frame, uint16_t lane) {
   if (const auto* credit = std::get_if<wire::Credit>(&frame)) {
-    if (auto flow = FindFlow(credit->flow_id)) flow->OnCredit(credit->byte_limit, credit->seq_limit);
+    if (auto flow = FindFlowFor(credit->flow_id, "CREDIT")) flow->OnCredit(credit->byte_limit, credit->seq_limit);
   } else if (const auto* fin = std::get_if<wire::Fin>(&frame)) {
-    auto flow = FindFlow(fin->flow_id);
+    auto flow = FindFlowFor(fin->flow_id, "FIN");
     if (!flow) return;
     ReassemblyBuffer::Status s = flow->rx().OnFin(fin->final_seq);
     if (s != ReassemblyBuffer::Status::kOk) {
@@ -219,19 +238,27 @@ void Tunnel::HandleFrame(const wire::Frame& frame, uint16_t lane) {
   } else if (const auto* open = std::get_if<wire::Open>(&frame)) {
     HandleOpen(*open, lane);
   } else if (const auto* ok = std::get_if<wire::OpenOk>(&frame)) {
-    auto flow = FindFlow(ok->flow_id);
-    if (!flow || !opening_.erase(ok->flow_id)) return;
+    auto flow = FindFlowFor(ok->flow_id, "OPEN_OK");
+    if (!flow) return;
+    if (!opening_.erase(ok->flow_id)) {
+      return ProtocolError(wire::GoawayReason::kProtocolError,
+                           "second answer to OPEN of flow " + std::to_string(ok->flow_id));
+    }
     flow->Start(ok->initial_byte_credit, ok->initial_seq_credit);
   } else if (const auto* refused = std::get_if<wire::OpenRefused>(&frame)) {
-    auto flow = FindFlow(refused->flow_id);
-    if (!flow || !opening_.erase(refused->flow_id)) return;
+    auto flow = FindFlowFor(refused->flow_id, "OPEN_REFUSED");
+    if (!flow) return;
+    if (!opening_.erase(refused->flow_id)) {
+      return ProtocolError(wire::GoawayReason::kProtocolError,
+                           "second answer to OPEN of flow " + std::to_string(refused->flow_id));
+    }
     const bool denied = refused->reason == wire::RefuseReason::kPolicyDenied;
     std::string detail = denied ? "denied by " + peer_ + " rule " +
                                       (refused->rule_id.empty() ? std::string("(default)") : std::string(refused->rule_id))
                                 : "refused by " + peer_ + ": " + std::string(refused->text);
     flow->Abort(denied ? CloseReason::kDeniedEgress : CloseReason::kRefused, std::move(detail));
   } else if (const auto* rst = std::get_if<wire::Rst>(&frame)) {
-    if (auto flow = FindFlow(rst->flow_id)) {
+    if (auto flow = FindFlowFor(rst->flow_id, "RST")) {
       const bool revoked = rst->reason == wire::ResetReason::kPolicyRevoked;
       flow->Abort(revoked ? CloseReason::kPolicyRevoked : CloseReason::kPeerReset,
                   "reset by " + peer_ + ": " + std::string(rst->text));

@@ -112,6 +112,10 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   uint16_t HomeLane(uint32_t flow_id) const;
   void ArmIdleTimer();
   std::shared_ptr<Flow> FindFlow(uint32_t id);
+  // FindFlowFor finds the flow a received `frame` names; null if it has
+  // ended (the frame is late and dropped) or was never opened (a protocol
+  // error: the tunnel is closed).
+  std::shared_ptr<Flow> FindFlowFor(uint32_t id, std::string_view frame);
   void LogFlowEnd(const Flow& flow, CloseReason reason, const std::string& detail);
   ReassemblyBuffer::Limits RxLimits() const;
 
