@@ -16,7 +16,8 @@
 //     until the gateway checks it, a LANE_HELLO of an unsupported version);
 //   - flows: a duplicate DATA sequence number (the sink sees a reset, never
 //     a clean EOF), OPENs the policy denies (OPEN_REFUSED policy_denied with
-//     the rule id, and the tunnel stays up);
+//     the rule id, and the tunnel stays up), and, disabled until the
+//     gateway refuses it, an OPEN for UDP;
 //   - bytes that are not TLS, and a ClientHello cut short, on the tunnel
 //     and service ports while a transfer runs beside them.
 // The first test carries a whole flow through the fake peer, so that a
@@ -554,6 +555,31 @@ TEST_F(GatewayProtocolTest, DeniedOpenIsRefusedWithTheRule) {
   FakePeer::Read answer = Open(peer, 5, sink_->port());
   EXPECT_TRUE(std::holds_alternative<wire::OpenOk>(answer.frame)) << Describe(answer);
   EXPECT_EQ(cloud_->CountInLog("tunnel " + Id(kTunnel) + " to gw-onprem closed"), 0);
+  peer.Close();
+  ExpectPairStillCarries();
+}
+
+// docs/protocol.md, OPEN: version 1 gateways carry TCP only and refuse UDP
+// with `unsupported`, whatever the policy says.
+// DISABLED: Tunnel::HandleOpen never looks at the protocol. Under a policy
+// that permits UDP (here: any protocol), an OPEN for UDP gets a TCP
+// connection to the target and OPEN_OK. Enable once the gateway refuses it.
+TEST_F(GatewayProtocolTest, DISABLED_UdpOpenIsRefusedAsUnsupported) {
+  constexpr uint64_t kTunnel = 0x7e57'0502;
+  nlohmann::json policy = PermitPolicy(sink_->port());
+  policy["rules"][0].erase("proto");  // any protocol
+  ASSERT_NO_FATAL_FAILURE(WritePolicy(kCloudPolicy, policy));
+  ASSERT_NO_FATAL_FAILURE(StartGateways());
+  FakePeer peer;
+  ASSERT_NO_FATAL_FAILURE(JoinTunnel(peer, kTunnel));
+  wire::Open open = OpenTo(1, sink_->port());
+  open.protocol = Protocol::kUdp;
+  ASSERT_TRUE(peer.SendFrame(open));
+  FakePeer::Read answer = peer.ReadFrame(After(kWait));
+  const auto* refused = std::get_if<wire::OpenRefused>(&answer.frame);
+  ASSERT_NE(refused, nullptr) << Describe(answer);
+  EXPECT_EQ(refused->reason, wire::RefuseReason::kUnsupported);
+  EXPECT_EQ(sink_->accepted(), 0) << "the gateway connected to the target for a UDP flow";
   peer.Close();
   ExpectPairStillCarries();
 }

@@ -85,8 +85,8 @@ class FakePeer {
   ::testing::AssertionResult Connect(uint16_t port, const PeerIdentity& identity, const std::string& server_name,
                                      Deadline deadline);
 
-  // Binder is this connection's exporter for `tunnel_id`: what lane 0 of a
-  // tunnel presents, and every other lane copies.
+  // ExportBinder is this connection's exporter for `tunnel_id`: what lane 0
+  // of a tunnel presents, and every other lane copies.
   Binder ExportBinder(uint64_t tunnel_id) const;
 
   // SendLaneHello sends LANE_HELLO with lane 0's binder: this connection's
@@ -131,8 +131,8 @@ bool SendBytes(const Socket& s, std::string_view bytes, Deadline deadline);
 std::string LocalEndpoint(const Socket& s);
 // RandomBytes is `n` bytes of seed's pattern: arbitrary binary, not TLS.
 std::string RandomBytes(uint64_t seed, size_t n);
-// ClientHello is the start of a real TLS 1.3 ClientHello (as FakePeer would
-// send it), cut to `n` bytes.
+// ClientHelloPrefix is the start of a real TLS 1.3 ClientHello (as FakePeer
+// would send it), cut to `n` bytes.
 std::string ClientHelloPrefix(size_t n);
 
 }  // namespace braid::integration
