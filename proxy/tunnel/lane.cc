@@ -141,7 +141,11 @@ asio::awaitable<void> Lane::ReadLoop() {
       // framing, and no length from the peer is trusted before it is checked.
       DecodeError error = ParseHeader(header, options_.role, &frame.header);
       if (error != DecodeError::kNone) {
-        Fail(std::string("protocol error: ") + std::string(DecodeErrorName(error)));
+        if (!batch.empty()) deliver();  // the frames before it were sound
+        const uint16_t index = index_;
+        ToOwner([index, detail = std::string(DecodeErrorName(error))](LaneOwner& o) mutable {
+          o.OnLaneProtocolError(index, std::move(detail));
+        });
         co_return;
       }
       frame.payload.resize(frame.header.length);

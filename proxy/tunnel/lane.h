@@ -57,7 +57,11 @@ class LaneOwner {
   virtual void OnLaneFrames(uint16_t lane, std::vector<InboundFrame> frames) = 0;
   // `bytes` of what was sent have been written to the socket.
   virtual void OnLaneWritten(uint16_t lane, size_t bytes) = 0;
-  // The lane is gone (peer closed, error, protocol error). Never called twice.
+  // The peer sent a malformed frame header: the lane reads no more, but
+  // still sends what is queued, so the owner can answer with GOAWAY and
+  // then Finish() it.
+  virtual void OnLaneProtocolError(uint16_t lane, std::string detail) = 0;
+  // The lane is gone (peer closed, error). Never called twice.
   virtual void OnLaneClosed(uint16_t lane, std::string reason) = 0;
 };
 

@@ -286,6 +286,16 @@ void Tunnel::HandleOpen(const wire::Open& open, uint16_t lane) {
     return ProtocolError(wire::GoawayReason::kProtocolError, "OPEN reuses flow id " + std::to_string(open.flow_id));
   }
   highest_peer_flow_id_ = std::max(highest_peer_flow_id_, open.flow_id);
+  if (open.protocol != Protocol::kTcp) {
+    // Version 1 carries TCP only, whatever the policy permits.
+    spdlog::warn("flow {} from {} via {}: refused: protocol {} is not carried", open.flow_id,
+                 EndpointText(open.src_address, open.src_port), peer_, static_cast<int>(open.protocol));
+    std::string out;
+    if (Encode(wire::OpenRefused{open.flow_id, wire::RefuseReason::kUnsupported, "", "only TCP is carried"}, &out)) {
+      Enqueue(lane, std::move(out));
+    }
+    return;
+  }
   if (std::string why; !env_.limits->TryAdmit(open.src_address, &why)) {
     spdlog::warn("flow {} from {} via {}: refused: {}", open.flow_id, EndpointText(open.src_address, open.src_port),
                  peer_, why);
@@ -439,6 +449,11 @@ void Tunnel::Close(CloseReason reason, const std::string& why, bool goaway) {
 void Tunnel::OnLaneWritten(uint16_t lane, size_t bytes) {
   LaneSlot& slot = lanes_[lane];
   slot.queued = slot.queued > bytes ? slot.queued - bytes : 0;
+}
+
+void Tunnel::OnLaneProtocolError(uint16_t lane, std::string detail) {
+  if (closed_) return;
+  ProtocolError(wire::GoawayReason::kProtocolError, "lane " + std::to_string(lane) + ": " + detail);
 }
 
 void Tunnel::OnLaneClosed(uint16_t lane, std::string reason) {

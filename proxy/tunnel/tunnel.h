@@ -87,6 +87,7 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   // LaneOwner.
   void OnLaneFrames(uint16_t lane, std::vector<InboundFrame> frames) override;
   void OnLaneWritten(uint16_t lane, size_t bytes) override;
+  void OnLaneProtocolError(uint16_t lane, std::string detail) override;
   void OnLaneClosed(uint16_t lane, std::string reason) override;
 
  private:

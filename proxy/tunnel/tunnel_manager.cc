@@ -148,6 +148,10 @@ asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<T
              conn->ErrorText(asio::error::connection_aborted) + " (" + *error + ")";
     co_return nullptr;
   }
+  if (reply->version != wire::kProtocolVersion) {
+    *error = "peer answered LANE_HELLO with protocol version " + std::to_string(reply->version);
+    co_return nullptr;
+  }
   if (reply->tunnel_id != hello.tunnel_id || reply->lane_index != index || reply->binder != hello.binder) {
     *error = "peer answered LANE_HELLO for another tunnel or lane";
     co_return nullptr;
@@ -241,6 +245,18 @@ asio::awaitable<void> TunnelManager::ServeLane(tcp::socket socket) {
   }
   if (!hello) {
     spdlog::warn("tunnel listener: rejected {} ({}): {}", from, *peer, error);
+    co_return;
+  }
+  if (hello->version != wire::kProtocolVersion) {
+    // Answered, so that a newer peer learns why instead of guessing from a
+    // closed connection (docs/protocol.md, "Lane setup").
+    spdlog::warn("tunnel listener: rejected {} ({}): LANE_HELLO version {}, this gateway speaks {}", from, *peer,
+                 hello->version, wire::kProtocolVersion);
+    std::string out;
+    if (Encode(wire::Goaway{0, wire::GoawayReason::kVersionMismatch, "unsupported protocol version"}, &out) &&
+        conn->Seal(out)) {
+      (void)co_await conn->Flush();
+    }
     co_return;
   }
   if (hello->lane_index == 0) {

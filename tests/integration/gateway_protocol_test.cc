@@ -329,7 +329,6 @@ TEST_F(GatewayProtocolTest, MalformedOrMisplacedFramesCloseTheTunnel) {
   // What the fake peer sees, and does, after sending the bytes.
   enum class Then {
     kGoaway,      // GOAWAY protocol_error, then the connection closes
-    kClose,       // the connection closes (docs/protocol.md asks for a GOAWAY first, best effort)
     kPeerCloses,  // the fake peer closes, leaving the frame unfinished
   };
   struct Case {
@@ -340,14 +339,14 @@ TEST_F(GatewayProtocolTest, MalformedOrMisplacedFramesCloseTheTunnel) {
   };
   const std::string oversized(wire::kMaxPayload + 1, 'x');
   const Case cases[] = {
-      {"unknown type", RawHeader(wire::kMaxFrameType + 1, 0, 0, 0, 0), Then::kClose,
-       " closed: lane 0 lost: protocol error: unknown frame type"},
-      {"reserved flags", RawHeader(0x09, 0x01, 0, 0, 7), Then::kClose,
-       " closed: lane 0 lost: protocol error: reserved flags set"},
-      {"DATA over 16368 bytes", RawHeader(0x05, 0, wire::kMaxPayload + 1, 1, 0) + oversized, Then::kClose,
-       " closed: lane 0 lost: protocol error: payload over limit"},
-      {"unknown RST reason", RawHeader(0x07, 0, 0, 1, wire::kMaxResetReason + 1), Then::kClose,
-       " closed: lane 0 lost: protocol error: unknown reason code"},
+      {"unknown type", RawHeader(wire::kMaxFrameType + 1, 0, 0, 0, 0), Then::kGoaway,
+       ": protocol error: lane 0: unknown frame type"},
+      {"reserved flags", RawHeader(0x09, 0x01, 0, 0, 7), Then::kGoaway,
+       ": protocol error: lane 0: reserved flags set"},
+      {"DATA over 16368 bytes", RawHeader(0x05, 0, wire::kMaxPayload + 1, 1, 0) + oversized, Then::kGoaway,
+       ": protocol error: lane 0: payload over limit"},
+      {"unknown RST reason", RawHeader(0x07, 0, 0, 1, wire::kMaxResetReason + 1), Then::kGoaway,
+       ": protocol error: lane 0: unknown reason code"},
       {"OPEN with a bad target name", BadNameOpen(), Then::kGoaway, ": protocol error: bad target name"},
       {"second LANE_HELLO", Encoded(wire::LaneHello{1, wire::kProtocolVersion, 0, 1, {}}), Then::kGoaway,
        ": protocol error: LANE_HELLO after the lane was set up"},
@@ -364,13 +363,6 @@ TEST_F(GatewayProtocolTest, MalformedOrMisplacedFramesCloseTheTunnel) {
     switch (c.then) {
       case Then::kGoaway:
         ExpectGoawayThenClose(peer, {GoawayReason::kProtocolError});
-        break;
-      case Then::kClose:
-        // The gateway's lanes close on a bad header without GOAWAY: the
-        // GOAWAY is tolerated as missing here, and reported.
-        if (!ExpectClosed(peer, GoawayReason::kProtocolError)) {
-          std::cerr << "note: " << c.name << ": the gateway closed the lane without GOAWAY\n";
-        }
         break;
       case Then::kPeerCloses:
         peer.Close();
@@ -466,11 +458,7 @@ TEST_F(GatewayProtocolTest, LaneOneMustFitTheTunnel) {
 
 // docs/protocol.md, "Lane setup": a LANE_HELLO with an unsupported version
 // is answered with GOAWAY version_mismatch.
-// DISABLED: the gateway never compares LANE_HELLO's version with its own
-// (proxy/tunnel/tunnel_manager.cc checks only the codec's "nonzero"): it
-// accepts version 2, makes a tunnel of it and echoes the LANE_HELLO.
-// Enable once the gateway refuses it.
-TEST_F(GatewayProtocolTest, DISABLED_LaneHelloWithUnsupportedVersionIsRefused) {
+TEST_F(GatewayProtocolTest, LaneHelloWithUnsupportedVersionIsRefused) {
   constexpr uint64_t kTunnel = 0x7e57'0305;
   ASSERT_NO_FATAL_FAILURE(StartGateways());
   FakePeer peer;
@@ -561,10 +549,8 @@ TEST_F(GatewayProtocolTest, DeniedOpenIsRefusedWithTheRule) {
 
 // docs/protocol.md, OPEN: version 1 gateways carry TCP only and refuse UDP
 // with `unsupported`, whatever the policy says.
-// DISABLED: Tunnel::HandleOpen never looks at the protocol. Under a policy
-// that permits UDP (here: any protocol), an OPEN for UDP gets a TCP
-// connection to the target and OPEN_OK. Enable once the gateway refuses it.
-TEST_F(GatewayProtocolTest, DISABLED_UdpOpenIsRefusedAsUnsupported) {
+// The policy here permits any protocol, so the refusal is the gateway's.
+TEST_F(GatewayProtocolTest, UdpOpenIsRefusedAsUnsupported) {
   constexpr uint64_t kTunnel = 0x7e57'0502;
   nlohmann::json policy = PermitPolicy(sink_->port());
   policy["rules"][0].erase("proto");  // any protocol
