@@ -17,6 +17,7 @@ inline constexpr int kExitUsage = 2;
 
 void AddPolicyCommands(CLI::App& app, int& exit_code);
 void AddPkiCommands(CLI::App& app, int& exit_code);
+void AddStatusCommands(CLI::App& app, int& exit_code);
 
 }  // namespace braid::ctl
 

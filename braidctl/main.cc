@@ -6,12 +6,13 @@
 #include "braidctl/command.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"braidctl: policy tools and PKI for braid gateways"};
+  CLI::App app{"braidctl: policy tools, PKI and status views for braid gateways"};
   app.set_version_flag("--version", "braidctl 0.1.0");
   app.require_subcommand(1, 1);
   int exit_code = braid::ctl::kExitOk;
   braid::ctl::AddPolicyCommands(app, exit_code);
   braid::ctl::AddPkiCommands(app, exit_code);
+  braid::ctl::AddStatusCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

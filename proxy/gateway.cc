@@ -3,8 +3,10 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "proxy/runtime/allocator.h"
 #include "proxy/runtime/listen.h"
+#include "proxy/runtime/logging.h"
 #include "sft/compile.h"
 #include "spdlog/spdlog.h"
 
@@ -45,16 +47,18 @@ Gateway::~Gateway() {
   }
 }
 
-absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const GatewayConfig> config) {
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const GatewayConfig> config, std::string path,
+                                                         bool log_level_override) {
   std::unique_ptr<Gateway> gw(new Gateway(config));
+  gw->config_path_ = std::move(path);
+  gw->log_level_override_ = log_level_override;
 
   absl::StatusOr<std::shared_ptr<const RuleTable>> table = sft::LoadAndCompile(config->policy.file);
   if (!table.ok()) return table.status();
-  gw->policy_.Update(*table);
+  gw->metrics_.policy_version.Set(static_cast<int64_t>(gw->policy_.Update(*table)->version));
 
   absl::StatusOr<std::shared_ptr<const TlsContext>> tls = LoadTls(*config);
   if (!tls.ok()) return tls.status();
-  gw->tls_ = *std::move(tls);
 
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const uint16_t lanes = static_cast<uint16_t>(config->tunnel.lanes == 0 ? cores : config->tunnel.lanes);
@@ -65,8 +69,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const G
         absl::StrCat("cannot set up the event loops (io_uring; rebuild with -DBRAID_ASIO_IO_URING=OFF for epoll): ",
                      e.what()));
   }
-  TunnelEnv env{config, &gw->policy_, &gw->workers_->control(), nullptr, nullptr};
-  gw->tunnels_ = std::make_unique<TunnelManager>(*gw->workers_, env, gw->tls_, lanes);
+  TunnelEnv env{config, &gw->policy_, &gw->workers_->control(), nullptr, &gw->metrics_, nullptr};
+  gw->tunnels_ = std::make_unique<TunnelManager>(*gw->workers_, env, *std::move(tls), lanes);
 
   // Bind every socket now, so that a port in use fails the start.
   const Endpoint& listen = config->tunnel.listen;
@@ -74,22 +78,44 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const G
   const auto address = asio::ip::make_address(listen.host, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("tunnel.listen: ", listen.ToString(), ": ", ec.message()));
   gw->tunnel_acceptor_ = std::make_unique<tcp::acceptor>(gw->workers_->control());
-  tcp::acceptor& acceptor = *gw->tunnel_acceptor_;
-  if (ec = Listen(acceptor, tcp::endpoint(address, listen.port)); ec) {
+  if (ec = Listen(*gw->tunnel_acceptor_, tcp::endpoint(address, listen.port)); ec) {
     return absl::UnavailableError(absl::StrCat("tunnel.listen: cannot listen on ", listen.ToString(), ": ", ec.message()));
   }
-  for (const ServiceConfig& service : config->services) {
-    auto listener = std::make_unique<ServiceListener>(gw->workers_->control(), service, config->name, gw->policy_,
-                                                      *gw->tunnels_);
-    if (listener->bind_error()) {
-      return absl::UnavailableError(absl::StrCat("service ", service.name, ": cannot listen on ",
-                                                 service.listen.ToString(), ": ", listener->bind_error().message()));
+  absl::StatusOr<std::vector<std::unique_ptr<ServiceListener>>> services = gw->BindServices(*config);
+  if (!services.ok()) return services.status();
+  gw->services_ = *std::move(services);
+  if (config->admin.listen) {
+    const Endpoint& a = *config->admin.listen;
+    const auto admin_address = asio::ip::make_address(a.host, ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("admin.listen: ", a.ToString(), ": ", ec.message()));
+    Gateway* self = gw.get();
+    gw->admin_ = std::make_unique<AdminServer>(gw->workers_->control(), gw->metrics_, *gw->tunnels_,
+                                               [self] { return self->NotReadyReason(); });
+    if (ec = gw->admin_->Listen(tcp::endpoint(admin_address, a.port)); ec) {
+      return absl::UnavailableError(absl::StrCat("admin.listen: cannot listen on ", a.ToString(), ": ", ec.message()));
     }
-    gw->services_.push_back(std::move(listener));
   }
   spdlog::info("gateway {}: {} workers, {} lanes per tunnel, policy {} ({} rules)", config->name, cores, lanes,
                config->policy.file, (*table)->policy().rules.size());
   return gw;
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<ServiceListener>>> Gateway::BindServices(const GatewayConfig& config) {
+  std::vector<std::unique_ptr<ServiceListener>> bound;
+  for (const ServiceConfig& service : config.services) {
+    // A service already listening where the config wants it keeps its
+    // socket (a reload): nothing to bind.
+    bool running = false;
+    for (const auto& s : services_) running |= s->service().name == service.name && s->service().listen == service.listen;
+    if (running) continue;
+    auto listener = std::make_unique<ServiceListener>(workers_->control(), service, config.name, policy_, *tunnels_);
+    if (listener->bind_error()) {
+      return absl::UnavailableError(absl::StrCat("service ", service.name, ": cannot listen on ",
+                                                 service.listen.ToString(), ": ", listener->bind_error().message()));
+    }
+    bound.push_back(std::move(listener));
+  }
+  return bound;
 }
 
 int Gateway::Run() {
@@ -102,6 +128,11 @@ int Gateway::Run() {
     spdlog::info("service {} on {}:{} -> {} via {}", service->service().name, e.address().to_string(), e.port(),
                  service->service().target.ToString(), service->service().peer);
     service->Start();
+  }
+  if (admin_) {
+    const tcp::endpoint e = admin_->local_endpoint();
+    spdlog::info("admin endpoint on {}:{}", e.address().to_string(), e.port());
+    admin_->Start();
   }
   signals_ = std::make_unique<asio::signal_set>(control, SIGHUP, SIGTERM, SIGINT);
   asio::co_spawn(control, HandleSignals(), asio::detached);
@@ -117,10 +148,16 @@ asio::awaitable<void> Gateway::HandleSignals() {
     auto [ec, signal] = co_await signals_->async_wait(kAsTuple);
     if (ec) co_return;
     if (signal == SIGHUP) {
-      ReloadPolicy();
+      if (!draining_) Reload();
       continue;
     }
-    spdlog::info("signal {}: stopping", signal);
+    if (!draining_) {
+      spdlog::info("signal {}: draining for up to {}ms (again to stop now)", signal,
+                   config_->limits.drain_timeout.count());
+      StartDrain();
+      continue;
+    }
+    spdlog::info("signal {}: stopping now", signal);
     Stop();
     co_return;
   }
@@ -135,22 +172,116 @@ asio::awaitable<void> Gateway::ReleaseMemoryLoop() {
   }
 }
 
-void Gateway::ReloadPolicy() {
-  absl::StatusOr<std::shared_ptr<const RuleTable>> table = sft::LoadAndCompile(config_->policy.file);
-  if (!table.ok()) {
-    spdlog::error("policy reload refused, keeping version {}: {}", policy_.Current()->version, std::string(table.status().message()));
-    return;
+std::string Gateway::NotReadyReason() const { return draining_ ? "draining" : ""; }
+
+void Gateway::Reload() {
+  if (config_path_.empty()) return;
+  absl::StatusOr<GatewayConfig> next = LoadGatewayConfig(config_path_);
+  absl::Status status = next.ok() ? ApplyConfig(std::make_shared<const GatewayConfig>(*std::move(next))) : next.status();
+  if (!status.ok()) {
+    metrics_.reloads.With({"refused"}).Add();
+    spdlog::error("reload of {} refused, the running configuration stays (policy version {}): {}", config_path_,
+                  policy_.Current()->version, std::string(status.message()));
+  } else {
+    metrics_.reloads.With({"applied"}).Add();
   }
-  auto snapshot = policy_.Update(*table);
-  spdlog::info("policy reloaded from {}: version {}, {} rules", config_->policy.file, snapshot->version,
-               (*table)->policy().rules.size());
-  tunnels_->RecheckPolicy();
 }
 
-void Gateway::Stop() {
+absl::Status Gateway::ApplyConfig(std::shared_ptr<const GatewayConfig> next) {
+  // Keys whose change would mean rebinding what peers and operators
+  // already use, or renaming the gateway: those need a restart.
+  std::vector<std::string> fixed;
+  if (next->name != config_->name) fixed.push_back("name");
+  if (!(next->tunnel.listen == config_->tunnel.listen)) fixed.push_back("tunnel.listen");
+  if (next->tunnel.lanes != config_->tunnel.lanes) fixed.push_back("tunnel.lanes");
+  if (next->admin.listen != config_->admin.listen) fixed.push_back("admin.listen");
+  if (next->log.json != config_->log.json) fixed.push_back("log.json");
+  if (!fixed.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(absl::StrJoin(fixed, ", "), " changed: restart to apply"));
+  }
+  // Everything that can fail, before anything changes.
+  absl::StatusOr<std::shared_ptr<const RuleTable>> table = sft::LoadAndCompile(next->policy.file);
+  if (!table.ok()) return table.status();
+  absl::StatusOr<std::shared_ptr<const TlsContext>> tls = LoadTls(*next);
+  if (!tls.ok()) return tls.status();
+  absl::StatusOr<std::vector<std::unique_ptr<ServiceListener>>> added = BindServices(*next);
+  if (!added.ok()) return added.status();
+
+  // Commit. Services: the removed (or moved) stop accepting, their live
+  // flows go on; the kept ones take their new target and peer.
+  std::vector<std::unique_ptr<ServiceListener>> services;
+  for (auto& running : services_) {
+    const ServiceConfig* wanted = nullptr;
+    for (const ServiceConfig& s : next->services) {
+      if (s.name == running->service().name && s.listen == running->service().listen) wanted = &s;
+    }
+    if (wanted == nullptr) {
+      spdlog::info("reload: service {} removed", running->service().name);
+      running->Stop();
+      continue;
+    }
+    if (!(*wanted == running->service())) {
+      spdlog::info("reload: service {} now -> {} via {}", wanted->name, wanted->target.ToString(), wanted->peer);
+    }
+    running->Update(*wanted);
+    services.push_back(std::move(running));
+  }
+  for (auto& listener : *added) {
+    const tcp::endpoint e = listener->local_endpoint();
+    spdlog::info("reload: service {} added on {}:{} -> {} via {}", listener->service().name, e.address().to_string(),
+                 e.port(), listener->service().target.ToString(), listener->service().peer);
+    listener->Start();
+    services.push_back(std::move(listener));
+  }
+  services_ = std::move(services);
+
+  tunnels_->UpdateConfig(next, *std::move(tls));
+  auto snapshot = policy_.Update(*table);
+  metrics_.policy_version.Set(static_cast<int64_t>(snapshot->version));
+  if (!log_level_override_) SetLogLevel(spdlog::level::from_str(next->log.level));
+  config_ = next;
+  spdlog::info("reload of {} applied: {} services, {} peers, policy {} version {} ({} rules)", config_path_,
+               next->services.size(), next->peers.size(), next->policy.file, snapshot->version,
+               (*table)->policy().rules.size());
+  tunnels_->RecheckPolicy();
+  return absl::OkStatus();
+}
+
+void Gateway::StartDrain() {
+  draining_ = true;
+  // Nothing new: no host connections, no new tunnels from peers; the
+  // tunnels up send GOAWAY, so peers open no more flows on them. The admin
+  // endpoint stays, to watch the drain (/readyz says "draining").
   boost::system::error_code ignored;
   tunnel_acceptor_->close(ignored);
   for (auto& service : services_) service->Stop();
+  tunnels_->DrainAll();
+  asio::co_spawn(workers_->control(), DrainLoop(), asio::detached);
+}
+
+asio::awaitable<void> Gateway::DrainLoop() {
+  const auto deadline = std::chrono::steady_clock::now() + config_->limits.drain_timeout;
+  asio::steady_timer timer(workers_->control());
+  while (!stopping_ && tunnels_->limits().live() > 0 && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(50));
+    co_await timer.async_wait(kAsTuple);
+  }
+  if (stopping_) co_return;
+  if (const uint32_t left = tunnels_->limits().live(); left > 0) {
+    spdlog::warn("drain deadline of {}ms passed: aborting {} live flows", config_->limits.drain_timeout.count(), left);
+  } else {
+    spdlog::info("drained: no live flows left");
+  }
+  Stop();
+}
+
+void Gateway::Stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  boost::system::error_code ignored;
+  tunnel_acceptor_->close(ignored);
+  for (auto& service : services_) service->Stop();
+  if (admin_) admin_->Stop();
   tunnels_->CloseAll("gateway stopping");
   // Let the lanes flush their GOAWAYs before the loops stop.
   auto timer = std::make_shared<asio::steady_timer>(workers_->control(), std::chrono::milliseconds(200));

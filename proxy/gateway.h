@@ -1,7 +1,10 @@
 // Gateway: one braid-proxy process. Wires the configuration, the policy
-// store, the TLS identity, the workers, the tunnel manager and the
-// listeners together, and handles signals (SIGHUP reloads the policy,
-// SIGTERM and SIGINT stop).
+// store, the TLS identity, the workers, the tunnel manager, the listeners
+// and the admin endpoint together, and handles signals:
+//   SIGHUP            reloads the whole config (Reload)
+//   SIGTERM, SIGINT   drain: accept nothing new, let live flows finish
+//                     until limits.drain_timeout, then abort the rest and
+//                     exit 0; a second signal stops at once.
 //
 // Create() does everything that can fail (reading files, binding ports)
 // before any thread starts: a bad config never leaves a half-started gateway.
@@ -13,6 +16,8 @@
 
 #include "absl/status/statusor.h"
 #include "braid/policy_store.h"
+#include "proxy/admin/admin_server.h"
+#include "proxy/admin/gateway_metrics.h"
 #include "proxy/config/gateway_config.h"
 #include "proxy/listener/service_listener.h"
 #include "proxy/runtime/worker_pool.h"
@@ -27,7 +32,11 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> LoadTls(const GatewayConfig& c
 
 class Gateway {
  public:
-  static absl::StatusOr<std::unique_ptr<Gateway>> Create(std::shared_ptr<const GatewayConfig> config);
+  // `path` is where the config came from, read again on SIGHUP;
+  // `log_level_override` says the command line set the log level, which a
+  // reload then leaves alone.
+  static absl::StatusOr<std::unique_ptr<Gateway>> Create(std::shared_ptr<const GatewayConfig> config,
+                                                         std::string path = "", bool log_level_override = false);
   ~Gateway();
 
   // Run serves until a stop signal. Returns the process exit code.
@@ -35,20 +44,36 @@ class Gateway {
 
  private:
   explicit Gateway(std::shared_ptr<const GatewayConfig> config);
-  void ReloadPolicy();
+  // Reload reads the config file again and applies it whole or not at all
+  // (docs/configuration.md, "Reloading with SIGHUP").
+  void Reload();
+  absl::Status ApplyConfig(std::shared_ptr<const GatewayConfig> next);
+  // BindServices binds a listener for each service in `config` that is not
+  // already running on the same address (not started yet).
+  absl::StatusOr<std::vector<std::unique_ptr<ServiceListener>>> BindServices(const GatewayConfig& config);
+  void StartDrain();
+  asio::awaitable<void> DrainLoop();
   void Stop();
+  // Readiness for /readyz: "" when new flows are accepted.
+  std::string NotReadyReason() const;
   asio::awaitable<void> HandleSignals();
   // Returns freed heap memory to the kernel now and then (allocator.h).
   asio::awaitable<void> ReleaseMemoryLoop();
 
   std::shared_ptr<const GatewayConfig> config_;
+  std::string config_path_;
+  bool log_level_override_ = false;
+  GatewayMetrics metrics_;
   PolicyStore policy_;
   std::shared_ptr<const TlsContext> tls_;
   std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<TunnelManager> tunnels_;
   std::unique_ptr<tcp::acceptor> tunnel_acceptor_;
   std::vector<std::unique_ptr<ServiceListener>> services_;
+  std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<asio::signal_set> signals_;
+  bool draining_ = false;
+  bool stopping_ = false;
 };
 
 }  // namespace braid::proxy

@@ -7,8 +7,8 @@
 #include "proxy/config/gateway_config.h"
 #include "proxy/gateway.h"
 #include "proxy/runtime/allocator.h"
+#include "proxy/runtime/logging.h"
 #include "sft/compile.h"
-#include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 
 int main(int argc, char** argv) {
@@ -34,9 +34,8 @@ int main(int argc, char** argv) {
   }
   // Logs go to stderr, as a service's do (systemd's journal takes them from
   // there); stdout stays free for command output such as --check.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("braid"));
-  spdlog::set_level(spdlog::level::from_str(log_level.empty() ? config->log.level : log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  braid::proxy::ConfigureLogging(spdlog::level::from_str(log_level.empty() ? config->log.level : log_level),
+                                 config->log.json);
   if (check) {
     // Everything Create() reads, without binding ports a running gateway
     // may hold.
@@ -50,7 +49,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   auto shared = std::make_shared<const braid::proxy::GatewayConfig>(*std::move(config));
-  absl::StatusOr<std::unique_ptr<braid::proxy::Gateway>> gateway = braid::proxy::Gateway::Create(shared);
+  absl::StatusOr<std::unique_ptr<braid::proxy::Gateway>> gateway =
+      braid::proxy::Gateway::Create(shared, config_path, /*log_level_override=*/!log_level.empty());
   if (!gateway.ok()) {
     std::cerr << config_path << ": " << gateway.status().message() << "\n";
     return 1;

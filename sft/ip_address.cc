@@ -51,6 +51,10 @@ IpAddress IpAddress::Masked(int prefix_len) const {
   return V6(hi_ & HighBits(prefix_len), lo_ & HighBits(prefix_len - 64));
 }
 
+std::string IpAddress::WithPort(uint16_t port) const {
+  return is_v4() ? ToString() + ":" + std::to_string(port) : "[" + ToString() + "]:" + std::to_string(port);
+}
+
 std::string IpAddress::ToString() const {
   char buf[INET6_ADDRSTRLEN];
   if (is_v4()) {

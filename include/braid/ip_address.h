@@ -40,6 +40,8 @@ class IpAddress {
   IpAddress Masked(int prefix_len) const;
 
   std::string ToString() const;
+  // WithPort renders "a.b.c.d:port" or "[v6]:port".
+  std::string WithPort(uint16_t port) const;
 
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
   friend auto operator<=>(const IpAddress&, const IpAddress&) = default;

@@ -277,7 +277,8 @@ class GatewayConfigParser {
     if (admin == nullptr) return;
     With(*admin, JsonPath().Key("admin"), "listen", false, [&](const json& v, const JsonPath& p) {
       Endpoint listen;
-      if (!r_->ReadEndpoint(v, p, {.allow_name = false, .allow_port_zero = false}, &listen)) return;
+      // Port 0 picks a free port, logged at start (tests use it).
+      if (!r_->ReadEndpoint(v, p, {.allow_name = false, .allow_port_zero = true}, &listen)) return;
       AddListener(p, listen);
       out_->admin.listen = std::move(listen);
     });
@@ -285,12 +286,15 @@ class GatewayConfigParser {
 
   void ParseLimits(const json& root) {
     const json* limits =
-        Section(root, "limits", false, {"max_flows", "max_flows_per_source", "connect_timeout", "open_timeout"});
+        Section(root, "limits", false,
+                {"max_flows", "max_flows_per_source", "max_handshakes", "connect_timeout", "open_timeout",
+                 "drain_timeout"});
     if (limits == nullptr) return;
     LimitsConfig& l = out_->limits;
     const JsonPath at = JsonPath().Key("limits");
     for (const auto& [key, field] :
-         {std::pair{"max_flows", &l.max_flows}, std::pair{"max_flows_per_source", &l.max_flows_per_source}}) {
+         {std::pair{"max_flows", &l.max_flows}, std::pair{"max_flows_per_source", &l.max_flows_per_source},
+          std::pair{"max_handshakes", &l.max_handshakes}}) {
       uint32_t* target = field;
       With(*limits, at, key, false, [&](const json& v, const JsonPath& p) {
         uint64_t n = 0;
@@ -298,7 +302,8 @@ class GatewayConfigParser {
       });
     }
     for (const auto& [key, field] :
-         {std::pair{"connect_timeout", &l.connect_timeout}, std::pair{"open_timeout", &l.open_timeout}}) {
+         {std::pair{"connect_timeout", &l.connect_timeout}, std::pair{"open_timeout", &l.open_timeout},
+          std::pair{"drain_timeout", &l.drain_timeout}}) {
       Duration* target = field;
       With(*limits, at, key, false, [&](const json& v, const JsonPath& p) { r_->ReadTimeout(v, p, target); });
     }

@@ -70,8 +70,10 @@ struct AdminConfig {
 struct LimitsConfig {
   uint32_t max_flows = 10'000;            // live flows per gateway
   uint32_t max_flows_per_source = 1'000;  // live flows per source address
+  uint32_t max_handshakes = 256;          // tunnel port: connections not yet authenticated
   Duration connect_timeout{10'000};       // egress: connect to the target
   Duration open_timeout{15'000};          // ingress: wait for OPEN_OK/REFUSED
+  Duration drain_timeout{30'000};         // SIGTERM: how long live flows may finish
 };
 
 struct LogConfig {

@@ -52,6 +52,7 @@ class Flow : public std::enable_shared_from_this<Flow> {
   void set_dst_unknown() { dst_known_ = false; }
   const std::string& target() const { return target_; }
   ReassemblyBuffer& rx() { return rx_; }
+  const ReassemblyBuffer& rx() const { return rx_; }
   // The lane that carries every control frame of this flow (OPEN, OPEN_OK,
   // CREDIT, FIN, RST), so they stay in order: fixed when the flow is made.
   uint16_t control_lane() const { return control_lane_; }
@@ -72,10 +73,28 @@ class Flow : public std::enable_shared_from_this<Flow> {
   // once it has answered OPEN_OK).
   bool carrying() const { return carrying_; }
   bool finished() const { return ended_; }
+  // Whether the flow can end without its tunnel's lanes: our FIN is sent,
+  // and every frame the peer will send for it, up to its FIN, has arrived.
+  bool CanFinishWithoutLanes() const {
+    return tx_done_ && rx_.fin_received() && rx_.next_seq() == rx_.final_seq();
+  }
   uint64_t bytes_from_host() const { return tx_bytes_; }
+  // State, for the admin endpoint: "opening" (waiting for OPEN_OK, or for
+  // the target to accept), "open", "half_closed_local" (the host sent its
+  // FIN), "half_closed_remote" (the peer's FIN reached the host), "closing".
+  std::string_view state() const {
+    if (!carrying_) return "opening";
+    if (tx_done_ && rx_done_) return "closing";
+    if (tx_done_) return "half_closed_local";
+    if (rx_done_) return "half_closed_remote";
+    return "open";
+  }
   uint64_t bytes_to_host() const { return rx_.consumed_bytes(); }
   std::chrono::steady_clock::time_point started() const { return started_; }
+  // The rule that admitted the flow, or, once it is refused or revoked by
+  // policy, the rule that did it ("" = the default rule).
   const std::string& rule() const { return rule_; }
+  void set_rule(std::string rule) { rule_ = std::move(rule); }
 
  private:
   asio::awaitable<void> HostToTunnel();
@@ -89,7 +108,7 @@ class Flow : public std::enable_shared_from_this<Flow> {
   FlowKey key_;
   bool dst_known_ = true;
   const std::string target_;
-  const std::string rule_;  // the rule that admitted it ("" = default)
+  std::string rule_;
   std::weak_ptr<Tunnel> tunnel_;
   ReassemblyBuffer rx_;
   asio::steady_timer credit_wake_;  // HostToTunnel waits here for credit

@@ -1,5 +1,6 @@
 #include "proxy/listener/service_listener.h"
 
+#include "proxy/flow/access_log.h"
 #include "proxy/runtime/listen.h"
 #include "spdlog/spdlog.h"
 
@@ -74,20 +75,35 @@ void ServiceListener::Admit(tcp::socket host) {
     rule = policy->table ? policy->table->RuleId(decision) : "";
   }
   const std::string src = remote.address().to_string() + ":" + std::to_string(remote.port());
-  if (decision.action != Action::kPermit) {
+  GatewayMetrics& metrics = tunnels_.metrics();
+  const bool permit = decision.action == Action::kPermit;
+  metrics.sft_decisions.With({"ingress", permit ? "permit" : "deny", rule}).Add();
+  std::string why;
+  if (permit && tunnels_.limits().TryAdmit(key.src, &why)) {
+    tunnels_.CarryFlow(std::move(host), std::move(key), service_, std::move(rule));
+    return;
+  }
+  // Refused here: the host sees a reset at once, and the refusal is a
+  // finished flow like any other (logged and counted), with no tunnel.
+  const CloseReason reason = permit ? CloseReason::kLimit : CloseReason::kDeniedIngress;
+  if (!permit) {
     spdlog::warn("service {}: connection from {} to {} denied by rule {}", service_.name, src,
                  service_.target.ToString(), rule.empty() ? "(default)" : rule);
-    host.set_option(asio::socket_base::linger(true, 0), ec);
-    host.close(ec);
-    return;
-  }
-  if (std::string why; !tunnels_.limits().TryAdmit(key.src, &why)) {
+    why = "denied by this gateway's policy";
+  } else {
     spdlog::warn("service {}: connection from {} refused: {}", service_.name, src, why);
-    host.set_option(asio::socket_base::linger(true, 0), ec);
-    host.close(ec);
-    return;
   }
-  tunnels_.CarryFlow(std::move(host), std::move(key), service_, std::move(rule));
+  host.set_option(asio::socket_base::linger(true, 0), ec);
+  host.close(ec);
+  const std::string target = service_.target.ToString();
+  WriteAccessLog(AccessRecord{.side = "ingress",
+                              .source = src,
+                              .target = target,
+                              .peer = service_.peer,
+                              .reason = reason,
+                              .rule = permit ? "" : rule,
+                              .detail = why});
+  metrics.flows_ended.With({"ingress", std::string(CloseReasonName(reason)), permit ? "" : rule}).Add();
 }
 
 }  // namespace braid::proxy

@@ -26,13 +26,16 @@ class ServiceListener {
   const ServiceConfig& service() const { return service_; }
   void Start();
   void Stop();
+  // Update takes a reloaded config of this service (same name and listen
+  // address): new connections go to its target and peer.
+  void Update(ServiceConfig service) { service_ = std::move(service); }
 
  private:
   asio::awaitable<void> AcceptLoop();
   void Admit(tcp::socket host);
 
   asio::io_context& control_;
-  const ServiceConfig service_;
+  ServiceConfig service_;
   const std::string gateway_name_;
   PolicyStore& policy_;
   TunnelManager& tunnels_;

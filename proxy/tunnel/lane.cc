@@ -20,9 +20,9 @@ Lane::Lane(std::unique_ptr<TlsConnection> connection, uint16_t index, Options op
       options_(options),
       wake_(connection_->get_executor(), asio::steady_timer::time_point::max()),
       keepalive_(connection_->get_executor()),
-      last_read_(std::chrono::steady_clock::now()),
-      last_write_(last_read_) {
+      last_read_(std::chrono::steady_clock::now()) {
   connection_->set_key_update_records(options_.key_update_records);
+  connection_->UseLargeInput();
 }
 
 template <typename F>
@@ -44,7 +44,7 @@ asio::awaitable<void> Lane::KeepaliveLoop() {
   auto self = shared_from_this();
   // Check a few times per interval so that neither bound is overshot by much.
   const auto tick = std::max<std::chrono::milliseconds>(options_.keepalive_interval / 4, std::chrono::milliseconds(10));
-  uint64_t cookie = 0;
+  auto last_ping = std::chrono::steady_clock::now();
   while (!closed_) {
     keepalive_.expires_after(tick);
     co_await keepalive_.async_wait(kAsTuple);
@@ -55,9 +55,15 @@ asio::awaitable<void> Lane::KeepaliveLoop() {
            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - last_read_).count()) + " ms");
       co_return;
     }
-    if (now - last_write_ >= options_.keepalive_interval && queue_.empty()) {
+    // A PING every interval, busy or not: it proves the peer alive to an
+    // idle lane, and its answer measures the lane's round-trip time under
+    // whatever load it carries (the opaque value is the send time, which
+    // the tunnel reads back from the PONG).
+    if (now - last_ping >= options_.keepalive_interval) {
+      last_ping = now;
       std::string ping;
-      if (Encode(wire::Ping{++cookie}, &ping)) {
+      const auto sent_us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+      if (Encode(wire::Ping{static_cast<uint64_t>(sent_us)}, &ping)) {
         queue_.push_back(std::move(ping));
         wake_.cancel();
       }
@@ -112,6 +118,8 @@ asio::awaitable<void> Lane::ReadLoop() {
     size_t n = 0;
     switch (connection_->TryRead(into, &n)) {
       case TlsConnection::ReadStatus::kData:
+        options_.bytes_received->Add(n);
+        bytes_received_.fetch_add(n, std::memory_order_relaxed);
         break;
       case TlsConnection::ReadStatus::kNeedInput: {
         // Everything buffered is decrypted: hand it over before waiting.
@@ -120,14 +128,14 @@ asio::awaitable<void> Lane::ReadLoop() {
         boost::system::error_code ec = co_await connection_->Fill();
         if (closed_) co_return;
         if (ec) {
-          Fail(ec == asio::error::eof ? "closed by peer" : ec.message());
+          Fail(ec == asio::error::eof ? std::string(kClosedByPeer) : ec.message());
           co_return;
         }
         last_read_ = std::chrono::steady_clock::now();
         continue;
       }
       case TlsConnection::ReadStatus::kClosed:
-        Fail("closed by peer");
+        Fail(std::string(kClosedByPeer));
         co_return;
       case TlsConnection::ReadStatus::kError:
         Fail(connection_->ErrorText({}));
@@ -206,6 +214,7 @@ asio::awaitable<void> Lane::WriteLoop() {
       co_return;
     }
     if (connection_->key_updates() != key_updates) {
+      options_.key_updates->Add(connection_->key_updates() - key_updates);
       key_updates = connection_->key_updates();
       spdlog::debug("lane {}: TLS KeyUpdate sent ({} so far, {} records sealed)", index_, key_updates,
                     connection_->records_sealed());
@@ -216,8 +225,9 @@ asio::awaitable<void> Lane::WriteLoop() {
       Fail(ec.message());
       co_return;
     }
-    last_write_ = std::chrono::steady_clock::now();
     if (frame_bytes > 0) {
+      options_.bytes_sent->Add(frame_bytes);
+      bytes_sent_.fetch_add(frame_bytes, std::memory_order_relaxed);
       const uint16_t index = index_;
       ToOwner([index, frame_bytes](LaneOwner& o) { o.OnLaneWritten(index, frame_bytes); });
     }

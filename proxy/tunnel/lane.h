@@ -29,14 +29,17 @@
 #ifndef BRAID_PROXY_TUNNEL_LANE_H_
 #define BRAID_PROXY_TUNNEL_LANE_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "braid/wire.h"
+#include "proxy/admin/metrics.h"
 #include "proxy/runtime/asio.h"
 #include "proxy/tunnel/tls_connection.h"
 
@@ -69,6 +72,9 @@ class Lane : public std::enable_shared_from_this<Lane> {
  public:
   // At most this much plaintext is sealed for one write to the socket.
   static constexpr size_t kMaxFlushBytes = 256 * 1024;
+  // The reason OnLaneClosed gives when the peer closed the connection
+  // cleanly (TLS close_notify or TCP end of stream).
+  static constexpr std::string_view kClosedByPeer = "closed by peer";
   // At most this many frames are handed to the tunnel at once.
   static constexpr size_t kMaxFramesPerBatch = 64;
 
@@ -77,6 +83,11 @@ class Lane : public std::enable_shared_from_this<Lane> {
     uint64_t key_update_records;
     std::chrono::milliseconds keepalive_interval;
     std::chrono::milliseconds keepalive_timeout;
+    // Where the lane counts what it carries (admin/gateway_metrics.h); the
+    // series outlive the lane.
+    Counter* bytes_sent;
+    Counter* bytes_received;
+    Counter* key_updates;
   };
 
   // `connection` has completed its handshake and the LANE_HELLO exchange.
@@ -96,6 +107,9 @@ class Lane : public std::enable_shared_from_this<Lane> {
 
   asio::any_io_executor executor() { return connection_->get_executor(); }
   uint16_t index() const { return index_; }
+  // Frame bytes this lane has written and read; readable from any thread.
+  uint64_t bytes_sent() const { return bytes_sent_.load(std::memory_order_relaxed); }
+  uint64_t bytes_received() const { return bytes_received_.load(std::memory_order_relaxed); }
 
  private:
   asio::awaitable<void> ReadLoop();
@@ -118,7 +132,8 @@ class Lane : public std::enable_shared_from_this<Lane> {
   std::string stage_;        // small frames gathered into one record
   asio::steady_timer wake_;  // signals WriteLoop that there is work
   asio::steady_timer keepalive_;
-  std::chrono::steady_clock::time_point last_read_, last_write_;
+  std::chrono::steady_clock::time_point last_read_;
+  std::atomic<uint64_t> bytes_sent_{0}, bytes_received_{0};
   bool closed_ = false;
   bool finishing_ = false;
 };

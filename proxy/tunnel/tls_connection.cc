@@ -60,7 +60,7 @@ long TlsConnection::BioCtrl(BIO* /*bio*/, int cmd, long /*larg*/, void* /*parg*/
 }
 
 TlsConnection::TlsConnection(tcp::socket socket, bssl::UniquePtr<SSL> ssl)
-    : socket_(std::move(socket)), ssl_(std::move(ssl)), in_(kInputBufferSize) {
+    : socket_(std::move(socket)), ssl_(std::move(ssl)), in_(kHandshakeInputBufferSize) {
   BIO* bio = BIO_new(BioMethod());
   BIO_set_data(bio, this);
   BIO_set_init(bio, 1);

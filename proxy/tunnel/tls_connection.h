@@ -48,6 +48,10 @@ namespace braid::proxy {
 
 class TlsConnection {
  public:
+  // Ciphertext read buffer: small while the handshake runs (an
+  // unauthenticated connection must cost little: a flood of them is an
+  // attack), large once the connection carries a lane (fewer, larger reads).
+  static constexpr size_t kHandshakeInputBufferSize = 32 * 1024;
   static constexpr size_t kInputBufferSize = 256 * 1024;
 
   // The connection adopts `ssl`, made by TlsContext in connect or accept
@@ -58,6 +62,9 @@ class TlsConnection {
   TlsConnection& operator=(const TlsConnection&) = delete;
 
   asio::any_io_executor get_executor() { return socket_.get_executor(); }
+  // UseLargeInput grows the read buffer to kInputBufferSize, keeping what
+  // it holds. Call once the peer is authenticated.
+  void UseLargeInput() { in_.resize(kInputBufferSize); }
   tcp::socket& socket() { return socket_; }
   SSL* ssl() const { return ssl_.get(); }
 

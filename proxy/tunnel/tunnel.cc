@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "proxy/flow/access_log.h"
 #include "proxy/wire/frame_codec.h"
 #include "spdlog/spdlog.h"
 
@@ -12,10 +13,6 @@ using namespace asio::experimental::awaitable_operators;
 
 constexpr uint32_t kWindowFrames = 4096;
 
-std::string EndpointText(const IpAddress& addr, uint16_t port) {
-  return addr.is_v4() ? addr.ToString() + ":" + std::to_string(port)
-                      : "[" + addr.ToString() + "]:" + std::to_string(port);
-}
 
 }  // namespace
 
@@ -28,7 +25,24 @@ Tunnel::Tunnel(TunnelEnv env, wire::Role role, std::string peer, uint64_t id, ui
       binder_(binder),
       lanes_(lane_count),
       next_flow_id_(role == wire::Role::kDialer ? 1 : 2),
+      created_(std::chrono::steady_clock::now()),
+      sent_bytes_(env_.metrics->peer_bytes.With({peer_, "sent"})),
+      received_bytes_(env_.metrics->peer_bytes.With({peer_, "received"})),
+      tunnels_up_(env_.metrics->tunnels_up.With({peer_})),
+      lanes_up_(env_.metrics->lanes_up.With({peer_})),
       idle_timer_(*env_.control) {}
+
+std::vector<Tunnel::LaneView> Tunnel::Lanes() const {
+  std::vector<LaneView> out;
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    const LaneSlot& s = lanes_[i];
+    uint64_t queued = s.queued;
+    for (const std::string& f : s.pending) queued += f.size();
+    out.push_back(LaneView{static_cast<uint16_t>(i), s.lane != nullptr && !closed_, queued, s.rtt_us,
+                           s.lane ? s.lane->bytes_sent() : 0, s.lane ? s.lane->bytes_received() : 0});
+  }
+  return out;
+}
 
 ReassemblyBuffer::Limits Tunnel::RxLimits() const {
   return ReassemblyBuffer::Limits{env_.config->tunnel.flow_window_bytes, kWindowFrames};
@@ -38,6 +52,15 @@ void Tunnel::AttachLane(std::shared_ptr<Lane> lane) {
   const uint16_t index = lane->index();
   LaneSlot& slot = lanes_[index];
   slot.lane = lane;
+  if (lanes_attached_++ == 0) {
+    // The first lane makes the tunnel usable.
+    tunnels_up_.Add();
+    if (role_ == wire::Role::kDialer) {
+      env_.metrics->tunnel_setup.With({}).Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - created_).count());
+    }
+  }
+  lanes_up_.Add();
   asio::post(lane->executor(), [lane, self = weak_from_this(), exec = env_.control->get_executor()] {
     lane->Start(self, exec);
   });
@@ -99,6 +122,7 @@ void Tunnel::Flush() {
 
 void Tunnel::SendData(Flow& flow, std::string frame) {
   if (closed_) return;
+  sent_bytes_.Add(frame.size() - wire::kHeaderSize);
   Enqueue(PickLane(flow), std::move(frame));
 }
 
@@ -160,6 +184,7 @@ asio::awaitable<void> Tunnel::OpenTimeout(std::shared_ptr<Flow> flow) {
   asio::steady_timer timer(*env_.control, env_.config->limits.open_timeout);
   co_await timer.async_wait(kAsTuple);
   if (!flow->finished() && opening_.contains(flow->id())) {
+    env_.metrics->limit_hits.With({"open_timeout"}).Add();
     SendRst(*flow, wire::ResetReason::kInternal, "open timeout");
     flow->Abort(CloseReason::kOpenTimeout, "no answer from " + peer_);
   }
@@ -198,6 +223,12 @@ void Tunnel::OnLaneFrames(uint16_t lane, std::vector<InboundFrame> frames) {
       // liveness the peer is checking.
       std::string out;
       if (Encode(wire::Pong{ping->opaque}, &out)) Enqueue(lane, std::move(out));
+    } else if (const auto* pong = std::get_if<wire::Pong>(&frame)) {
+      // Our lanes put their send time in the PING (Lane::KeepaliveLoop).
+      const int64_t now_us =
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+              .count();
+      if (pong->opaque <= static_cast<uint64_t>(now_us)) lanes_[lane].rtt_us = now_us - static_cast<int64_t>(pong->opaque);
     } else if (in.header.type == wire::FrameType::kData) {
       HandleData(in.header.flow_id, in.header.value, std::move(in.payload));
     } else {
@@ -214,6 +245,7 @@ void Tunnel::HandleData(uint32_t flow_id, uint64_t seq, std::string payload) {
     return ProtocolError(wire::GoawayReason::kProtocolError,
                          "DATA for flow " + std::to_string(flow_id) + " before OPEN_OK");
   }
+  received_bytes_.Add(payload.size());
   // The payload moves into the reassembly buffer: no copy.
   ReassemblyBuffer::Status s = flow->rx().OnDataOwned(seq, std::move(payload));
   if (s != ReassemblyBuffer::Status::kOk) {
@@ -253,6 +285,7 @@ void Tunnel::HandleFrame(const wire::Frame& frame, uint16_t lane) {
                            "second answer to OPEN of flow " + std::to_string(refused->flow_id));
     }
     const bool denied = refused->reason == wire::RefuseReason::kPolicyDenied;
+    if (denied) flow->set_rule(std::string(refused->rule_id));  // the peer's rule that refused it
     std::string detail = denied ? "denied by " + peer_ + " rule " +
                                       (refused->rule_id.empty() ? std::string("(default)") : std::string(refused->rule_id))
                                 : "refused by " + peer_ + ": " + std::string(refused->text);
@@ -260,6 +293,8 @@ void Tunnel::HandleFrame(const wire::Frame& frame, uint16_t lane) {
   } else if (const auto* rst = std::get_if<wire::Rst>(&frame)) {
     if (auto flow = FindFlowFor(rst->flow_id, "RST")) {
       const bool revoked = rst->reason == wire::ResetReason::kPolicyRevoked;
+      // The text names the peer's rule (Tunnel::RecheckPolicy).
+      if (revoked) flow->set_rule(rst->text == "(default)" ? "" : std::string(rst->text));
       flow->Abort(revoked ? CloseReason::kPolicyRevoked : CloseReason::kPeerReset,
                   "reset by " + peer_ + ": " + std::string(rst->text));
     }
@@ -268,12 +303,13 @@ void Tunnel::HandleFrame(const wire::Frame& frame, uint16_t lane) {
     if (goaway.reason != wire::GoawayReason::kNoError) {
       return Close(CloseReason::kTunnelLost, "peer sent GOAWAY: " + std::string(goaway.text), false);
     }
+    // The sender closes the lanes once its own flows are done (Drain, the
+    // idle teardown): closing them from here could cut a frame it still has
+    // in flight to one of its flows. OnLaneClosed takes the end.
     peer_going_away_ = true;
-    if (flows_.empty()) Close(CloseReason::kCompleted, "peer went away", false);
   } else if (std::holds_alternative<wire::LaneHello>(frame)) {
     ProtocolError(wire::GoawayReason::kProtocolError, "LANE_HELLO after the lane was set up");
   }
-  // PONG needs nothing: receiving it already refreshed the lane's liveness.
 }
 
 void Tunnel::HandleOpen(const wire::Open& open, uint16_t lane) {
@@ -286,10 +322,17 @@ void Tunnel::HandleOpen(const wire::Open& open, uint16_t lane) {
     return ProtocolError(wire::GoawayReason::kProtocolError, "OPEN reuses flow id " + std::to_string(open.flow_id));
   }
   highest_peer_flow_id_ = std::max(highest_peer_flow_id_, open.flow_id);
+  if (draining_) {
+    std::string out;
+    if (Encode(wire::OpenRefused{open.flow_id, wire::RefuseReason::kShuttingDown, "", "gateway draining"}, &out)) {
+      Enqueue(lane, std::move(out));
+    }
+    return;
+  }
   if (open.protocol != Protocol::kTcp) {
     // Version 1 carries TCP only, whatever the policy permits.
     spdlog::warn("flow {} from {} via {}: refused: protocol {} is not carried", open.flow_id,
-                 EndpointText(open.src_address, open.src_port), peer_, static_cast<int>(open.protocol));
+                 open.src_address.WithPort(open.src_port), peer_, static_cast<int>(open.protocol));
     std::string out;
     if (Encode(wire::OpenRefused{open.flow_id, wire::RefuseReason::kUnsupported, "", "only TCP is carried"}, &out)) {
       Enqueue(lane, std::move(out));
@@ -297,7 +340,7 @@ void Tunnel::HandleOpen(const wire::Open& open, uint16_t lane) {
     return;
   }
   if (std::string why; !env_.limits->TryAdmit(open.src_address, &why)) {
-    spdlog::warn("flow {} from {} via {}: refused: {}", open.flow_id, EndpointText(open.src_address, open.src_port),
+    spdlog::warn("flow {} from {} via {}: refused: {}", open.flow_id, open.src_address.WithPort(open.src_port),
                  peer_, why);
     std::string out;
     if (Encode(wire::OpenRefused{open.flow_id, wire::RefuseReason::kLimit, "", why}, &out)) Enqueue(lane, std::move(out));
@@ -312,7 +355,7 @@ void Tunnel::HandleOpen(const wire::Open& open, uint16_t lane) {
   key.proto = open.protocol;
   key.src_gateway = peer_;  // from the peer's certificate, never the message
   key.dst_gateway = env_.config->name;
-  const std::string target = open.target_name.empty() ? EndpointText(open.target_address, open.target_port)
+  const std::string target = open.target_name.empty() ? open.target_address.WithPort(open.target_port)
                                                       : std::string(open.target_name) + ":" + std::to_string(open.target_port);
   // Register before the first check: a policy update that lands while we
   // connect re-checks this flow too.
@@ -348,8 +391,10 @@ asio::awaitable<void> Tunnel::ConnectEgress(std::shared_ptr<Flow> flow, std::str
   std::shared_ptr<const PolicySnapshot> policy = env_.policy->Current();
   const Decision decision = policy->Decide(key);
   const std::string rule = policy->table ? policy->table->RuleId(decision) : "";
+  env_.metrics->sft_decisions.With({"egress", decision.action == Action::kPermit ? "permit" : "deny", rule}).Add();
+  flow->set_rule(rule);
   if (decision.action != Action::kPermit) {
-    spdlog::warn("flow {} from {} via {} to {}: denied by rule {}", flow->id(), EndpointText(key.src, key.src_port), peer_,
+    spdlog::warn("flow {} from {} via {} to {}: denied by rule {}", flow->id(), key.src.WithPort(key.src_port), peer_,
                  flow->target(), rule.empty() ? "(default)" : rule);
     refuse(wire::RefuseReason::kPolicyDenied, rule, "denied by policy", CloseReason::kDeniedIngress);
     co_return;
@@ -359,6 +404,7 @@ asio::awaitable<void> Tunnel::ConnectEgress(std::shared_ptr<Flow> flow, std::str
   auto result = co_await (socket.async_connect(endpoint, kAsTuple) || timer.async_wait(kAsTuple));
   if (flow->finished()) co_return;
   if (result.index() == 1) {
+    env_.metrics->limit_hits.With({"connect_timeout"}).Add();
     refuse(wire::RefuseReason::kTimeout, "", "connect to " + flow->target() + " timed out", CloseReason::kRefused);
     co_return;
   }
@@ -381,22 +427,43 @@ asio::awaitable<void> Tunnel::ConnectEgress(std::shared_ptr<Flow> flow, std::str
 
 void Tunnel::OnFlowEnded(Flow& flow, CloseReason reason, std::string detail) {
   LogFlowEnd(flow, reason, detail);
+  CountFlowEnd(flow, reason, detail);
   env_.limits->Release(flow.key().src);
   opening_.erase(flow.id());
   flows_.erase(flow.id());
   if (flows_.empty()) {
-    if (peer_going_away_) return Close(CloseReason::kCompleted, "peer went away", false);
+    if (draining_ || lanes_ended_ > 0) return Close(CloseReason::kCompleted, draining_ ? "drained" : "peer went away", false);
     ArmIdleTimer();
   }
 }
 
 void Tunnel::LogFlowEnd(const Flow& flow, CloseReason reason, const std::string& detail) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - flow.started());
   const FlowKey& k = flow.key();
-  spdlog::info("flow {} {} src={} target={} peer={} sent={} received={} duration={}ms end={}{}{}", flow.id(),
-               flow.side() == Flow::Side::kIngress ? "ingress" : "egress", EndpointText(k.src, k.src_port),
-               flow.target(), peer_, flow.bytes_from_host(), flow.bytes_to_host(), ms.count(), CloseReasonName(reason),
-               detail.empty() ? "" : " detail=", detail);
+  const std::string source = k.src.WithPort(k.src_port);
+  WriteAccessLog(AccessRecord{
+      .flow_id = flow.id(),
+      .tunnel_id = id_,
+      .side = flow.side() == Flow::Side::kIngress ? "ingress" : "egress",
+      .source = source,
+      .target = flow.target(),
+      .peer = peer_,
+      .sent = flow.bytes_from_host(),
+      .received = flow.bytes_to_host(),
+      .duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - flow.started()),
+      .reason = reason,
+      .rule = flow.rule(),
+      .detail = detail,
+  });
+}
+
+void Tunnel::CountFlowEnd(const Flow& flow, CloseReason reason, const std::string& /*detail*/) {
+  GatewayMetrics& m = *env_.metrics;
+  const bool refusal = reason == CloseReason::kDeniedIngress || reason == CloseReason::kDeniedEgress ||
+                       reason == CloseReason::kPolicyRevoked;
+  m.flows_ended.With({flow.side() == Flow::Side::kIngress ? "ingress" : "egress", std::string(CloseReasonName(reason)),
+                      refusal ? flow.rule() : ""})
+      .Add();
+  m.flow_duration.With({}).Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - flow.started()).count());
 }
 
 void Tunnel::ArmIdleTimer() {
@@ -423,6 +490,19 @@ void Tunnel::ProtocolError(wire::GoawayReason reason, const std::string& detail)
   Close(CloseReason::kTunnelLost, "protocol error: " + detail, false);
 }
 
+void Tunnel::Drain() {
+  if (closed_ || draining_) return;
+  draining_ = true;
+  idle_timer_.cancel();
+  std::string out;
+  if (Encode(wire::Goaway{highest_peer_flow_id_, wire::GoawayReason::kNoError, "gateway draining"}, &out)) {
+    for (size_t i = 0; i < lanes_.size(); ++i) {
+      if (lanes_[i].lane) Enqueue(i, out);
+    }
+  }
+  if (flows_.empty()) Close(CloseReason::kCompleted, "drained", false);
+}
+
 void Tunnel::Close(CloseReason reason, const std::string& why, bool goaway) {
   if (closed_) return;
   if (goaway) {
@@ -436,6 +516,8 @@ void Tunnel::Close(CloseReason reason, const std::string& why, bool goaway) {
   Flush();
   closed_ = true;
   idle_timer_.cancel();
+  if (lanes_attached_ > 0) tunnels_up_.Sub();
+  lanes_up_.Sub(lanes_attached_);
   auto flows = std::move(flows_);
   flows_.clear();
   for (auto& [id, flow] : flows) flow->Abort(reason == CloseReason::kCompleted ? CloseReason::kTunnelLost : reason, why);
@@ -458,7 +540,21 @@ void Tunnel::OnLaneProtocolError(uint16_t lane, std::string detail) {
 
 void Tunnel::OnLaneClosed(uint16_t lane, std::string reason) {
   if (closed_) return;
-  Close(CloseReason::kTunnelLost, "lane " + std::to_string(lane) + " lost: " + reason, false);
+  if (!peer_going_away_ || !reason.starts_with(Lane::kClosedByPeer)) {
+    return Close(CloseReason::kTunnelLost, "lane " + std::to_string(lane) + " lost: " + reason, false);
+  }
+  // After its GOAWAY the peer closes each lane once everything queued on it
+  // was written, so a lane's end follows its last frame. Only when every
+  // lane has ended is everything in: then flows whose data all arrived and
+  // whose FIN went out finish on their own (their hosts get every byte);
+  // the others were cut and are reset.
+  if (++lanes_ended_ < lanes_attached_) return;
+  std::vector<std::shared_ptr<Flow>> cut;
+  for (auto& [id, flow] : flows_) {
+    if (!flow->CanFinishWithoutLanes()) cut.push_back(flow);
+  }
+  for (auto& flow : cut) flow->Abort(CloseReason::kTunnelLost, "the peer closed the tunnel before the flow ended");
+  if (flows_.empty()) Close(CloseReason::kCompleted, "peer went away", false);
 }
 
 void Tunnel::RecheckPolicy(const PolicySnapshot& snapshot) {
@@ -476,6 +572,7 @@ void Tunnel::RecheckPolicy(const PolicySnapshot& snapshot) {
     std::string rule = snapshot.table ? snapshot.table->RuleId(d) : "";
     if (rule.empty()) rule = "(default)";
     SendRst(*flow, wire::ResetReason::kPolicyRevoked, rule);
+    flow->set_rule(rule == "(default)" ? "" : rule);
     flow->Abort(CloseReason::kPolicyRevoked, "denied by rule " + rule + " after policy version " +
                                                  std::to_string(snapshot.version));
   }

@@ -28,6 +28,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "braid/policy_store.h"
 #include "braid/wire.h"
+#include "proxy/admin/gateway_metrics.h"
 #include "proxy/config/gateway_config.h"
 #include "proxy/flow/flow.h"
 #include "proxy/flow/flow_limits.h"
@@ -43,6 +44,7 @@ struct TunnelEnv {
   PolicyStore* policy = nullptr;
   asio::io_context* control = nullptr;
   FlowLimits* limits = nullptr;  // control worker only
+  GatewayMetrics* metrics = nullptr;
   // Called on the control worker when the tunnel has closed.
   std::function<void(uint64_t tunnel_id)> on_closed;
 };
@@ -62,8 +64,26 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   // The dialer learns the binder from its first lane's handshake.
   void SetBinder(const std::array<uint8_t, wire::kBinderSize>& binder) { binder_ = binder; }
   bool closed() const { return closed_; }
+  // Whether either side has sent GOAWAY: no new flows on this tunnel.
+  bool going_away() const { return peer_going_away_ || draining_; }
   bool HasLane(uint16_t index) const { return index < lanes_.size() && lanes_[index].lane != nullptr; }
   size_t flow_count() const { return flows_.size(); }
+  std::chrono::steady_clock::time_point created() const { return created_; }
+
+  // What the admin endpoint shows of a lane (control worker).
+  struct LaneView {
+    uint16_t index;
+    bool up;
+    uint64_t queued_bytes;  // handed to the lane or waiting, not yet written
+    int64_t rtt_us;         // from the last PONG; -1 before the first
+    uint64_t bytes_sent, bytes_received;  // frame bytes, this lane's life
+  };
+  std::vector<LaneView> Lanes() const;
+  // ForEachFlow calls f(const Flow&) for every live flow (control worker).
+  template <typename F>
+  void ForEachFlow(F&& f) const {
+    for (const auto& [id, flow] : flows_) f(*flow);
+  }
 
   // AttachLane adds a lane whose LANE_HELLO was verified and starts it.
   void AttachLane(std::shared_ptr<Lane> lane);
@@ -74,6 +94,9 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   // Close resets every flow with `reason` and closes the lanes, after a
   // GOAWAY when `goaway` is set.
   void Close(CloseReason reason, const std::string& why, bool goaway);
+  // Drain sends GOAWAY: the peer opens no more flows here, OPENs already on
+  // the way are refused, and the tunnel closes when its last flow ends.
+  void Drain();
   // RecheckPolicy aborts the flows that `snapshot` denies.
   void RecheckPolicy(const PolicySnapshot& snapshot);
 
@@ -95,6 +118,7 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
     std::shared_ptr<Lane> lane;
     uint64_t queued = 0;               // posted to the lane, not yet written
     std::vector<std::string> pending;  // waiting for the next Flush
+    int64_t rtt_us = -1;               // round-trip time from the last PONG
   };
 
   // HandleData takes a DATA frame's payload into its flow; HandleFrame
@@ -118,6 +142,7 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   // error: the tunnel is closed).
   std::shared_ptr<Flow> FindFlowFor(uint32_t id, std::string_view frame);
   void LogFlowEnd(const Flow& flow, CloseReason reason, const std::string& detail);
+  void CountFlowEnd(const Flow& flow, CloseReason reason, const std::string& detail);
   ReassemblyBuffer::Limits RxLimits() const;
 
   TunnelEnv env_;
@@ -130,11 +155,20 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   absl::flat_hash_map<uint32_t, bool> opening_;  // ingress flows waiting for OPEN_OK
   uint32_t next_flow_id_;
   uint32_t highest_peer_flow_id_ = 0;
+  const std::chrono::steady_clock::time_point created_;
+  // This peer's series (admin/gateway_metrics.h).
+  Counter& sent_bytes_;
+  Counter& received_bytes_;
+  Gauge& tunnels_up_;
+  Gauge& lanes_up_;
+  uint16_t lanes_attached_ = 0;
+  uint16_t lanes_ended_ = 0;  // closed by the peer after its GOAWAY
   asio::steady_timer idle_timer_;
   uint64_t idle_generation_ = 0;
   bool flush_scheduled_ = false;
   bool closed_ = false;
   bool peer_going_away_ = false;
+  bool draining_ = false;
 };
 
 }  // namespace braid::proxy

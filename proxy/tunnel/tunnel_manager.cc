@@ -40,8 +40,21 @@ asio::awaitable<std::optional<wire::LaneHello>> ReadLaneHello(TlsConnection& con
   co_return std::get<wire::LaneHello>(frame);
 }
 
-Lane::Options LaneOptions(const TunnelConfig& cfg, wire::Role role) {
-  return Lane::Options{role, cfg.key_update_records, cfg.keepalive_interval, cfg.keepalive_timeout};
+Lane::Options LaneOptions(const TunnelConfig& cfg, wire::Role role, GatewayMetrics& metrics, const std::string& peer,
+                          uint16_t index) {
+  const std::string lane = std::to_string(index);
+  return Lane::Options{role,
+                       cfg.key_update_records,
+                       cfg.keepalive_interval,
+                       cfg.keepalive_timeout,
+                       &metrics.lane_bytes.With({peer, lane, "sent"}),
+                       &metrics.lane_bytes.With({peer, lane, "received"}),
+                       &metrics.key_updates};
+}
+
+// CountHandshake counts a lane's TLS handshake (GatewayMetrics::handshakes).
+void CountHandshake(GatewayMetrics& metrics, const char* side, bool ok, SSL* ssl) {
+  metrics.handshakes.With({side, ok ? "ok" : "failed", ok && HandshakeResumed(ssl) ? "yes" : "no"}).Add();
 }
 
 template <typename Op>
@@ -57,7 +70,7 @@ asio::awaitable<boost::system::error_code> WithTimeout(Op op, Duration timeout) 
 TunnelManager::TunnelManager(WorkerPool& workers, TunnelEnv env, std::shared_ptr<const TlsContext> tls,
                              uint16_t lanes)
     : workers_(workers),
-      limits_(env.config->limits.max_flows, env.config->limits.max_flows_per_source),
+      limits_(env.config->limits.max_flows, env.config->limits.max_flows_per_source, *env.metrics),
       env_(std::move(env)),
       tls_(std::move(tls)),
       lanes_(lanes == 0 ? 1 : lanes) {
@@ -73,7 +86,7 @@ asio::io_context& TunnelManager::LaneWorker(uint16_t index) {
 
 void TunnelManager::CarryFlow(tcp::socket host, FlowKey key, const ServiceConfig& service, std::string rule) {
   std::shared_ptr<Tunnel>& tunnel = dialed_[service.peer];
-  if (!tunnel || tunnel->closed()) {
+  if (!tunnel || tunnel->closed() || tunnel->going_away()) {
     const PeerConfig* peer = env_.config->FindPeer(service.peer);
     uint64_t id = 0;
     while (id == 0) RAND_bytes(reinterpret_cast<uint8_t*>(&id), sizeof(id));
@@ -88,8 +101,11 @@ void TunnelManager::CarryFlow(tcp::socket host, FlowKey key, const ServiceConfig
 
 asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<Tunnel> tunnel, const PeerConfig& peer,
                                                                uint16_t index, std::string* error) {
-  const TunnelConfig& cfg = env_.config->tunnel;
-  absl::StatusOr<bssl::UniquePtr<SSL>> ssl = tls_->NewClientSsl(peer.name);
+  // Held for the whole dial: a reload may replace env_'s meanwhile.
+  const std::shared_ptr<const GatewayConfig> config = env_.config;
+  const std::shared_ptr<const TlsContext> tls = tls_;
+  const TunnelConfig& cfg = config->tunnel;
+  absl::StatusOr<bssl::UniquePtr<SSL>> ssl = tls->NewClientSsl(peer.name);
   if (!ssl.ok()) {
     *error = std::string(ssl.status().message());
     co_return nullptr;
@@ -111,12 +127,15 @@ asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<T
   }
   conn->socket().set_option(tcp::no_delay(true));
   ec = co_await WithTimeout(conn->Handshake(), cfg.handshake_timeout);
+  if (ec == asio::error::timed_out) env_.metrics->limit_hits.With({"handshake_timeout"}).Add();
   if (!ec) {
     if (absl::Status s = CheckEstablished(conn->ssl()); !s.ok()) {
+      CountHandshake(*env_.metrics, "dial", false, conn->ssl());
       *error = "TLS handshake with " + peer.name + ": " + std::string(s.message());
       co_return nullptr;
     }
   }
+  CountHandshake(*env_.metrics, "dial", !ec, conn->ssl());
   if (ec) {
     *error = "TLS handshake with " + peer.name + ": " + conn->ErrorText(ec);
     co_return nullptr;
@@ -158,7 +177,8 @@ asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<T
   }
   spdlog::debug("tunnel {} lane {} to {} up{}", tunnel->id(), index, peer.name,
                 HandshakeResumed(conn->ssl()) ? " (resumed)" : "");
-  co_return std::make_shared<Lane>(std::move(conn), index, LaneOptions(cfg, wire::Role::kDialer));
+  co_return std::make_shared<Lane>(std::move(conn), index,
+                                   LaneOptions(cfg, wire::Role::kDialer, *env_.metrics, peer.name, index));
 }
 
 asio::awaitable<void> TunnelManager::Dial(std::shared_ptr<Tunnel> tunnel, PeerConfig peer) {
@@ -201,28 +221,45 @@ asio::awaitable<void> TunnelManager::AcceptLoop(tcp::acceptor& acceptor) {
       co_await pause.async_wait(kAsTuple);
       continue;
     }
-    asio::co_spawn(worker, ServeLane(std::move(socket)), asio::detached);
+    // Each connection holds memory (a TLS object, buffers) until it
+    // authenticates or times out: past max_handshakes at once, newcomers
+    // are closed unread, so a flood costs bounded memory.
+    if (handshakes_.load(std::memory_order_relaxed) >= env_.config->limits.max_handshakes) {
+      env_.metrics->limit_hits.With({"max_handshakes"}).Add();
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    handshakes_.fetch_add(1, std::memory_order_relaxed);
+    asio::co_spawn(worker, ServeLane(std::move(socket), env_.config, tls_), [this](std::exception_ptr) {
+      handshakes_.fetch_sub(1, std::memory_order_relaxed);
+    });
   }
 }
 
-asio::awaitable<void> TunnelManager::ServeLane(tcp::socket socket) {
-  const TunnelConfig& cfg = env_.config->tunnel;
+asio::awaitable<void> TunnelManager::ServeLane(tcp::socket socket, std::shared_ptr<const GatewayConfig> config,
+                                               std::shared_ptr<const TlsContext> tls) {
+  const TunnelConfig& cfg = config->tunnel;
   boost::system::error_code ignored;
   const auto remote = socket.remote_endpoint(ignored);
   const std::string from = remote.address().to_string() + ":" + std::to_string(remote.port());
   socket.set_option(tcp::no_delay(true), ignored);
-  absl::StatusOr<bssl::UniquePtr<SSL>> ssl = tls_->NewServerSsl();
+  absl::StatusOr<bssl::UniquePtr<SSL>> ssl = tls->NewServerSsl();
   if (!ssl.ok()) {
     spdlog::error("tunnel listener: {}", std::string(ssl.status().message()));
     co_return;
   }
   auto conn = std::make_unique<TlsConnection>(std::move(socket), std::move(*ssl));
   boost::system::error_code ec = co_await WithTimeout(conn->Handshake(), cfg.handshake_timeout);
+  if (ec == asio::error::timed_out) env_.metrics->limit_hits.With({"handshake_timeout"}).Add();
   if (ec) {
+    CountHandshake(*env_.metrics, "accept", false, conn->ssl());
     spdlog::warn("tunnel listener: rejected {}: {}", from, conn->ErrorText(ec));
     co_return;
   }
-  if (absl::Status s = CheckEstablished(conn->ssl()); !s.ok()) {
+  absl::Status established = CheckEstablished(conn->ssl());
+  CountHandshake(*env_.metrics, "accept", established.ok(), conn->ssl());
+  if (absl::Status s = established; !s.ok()) {
     spdlog::warn("tunnel listener: rejected {}: {}", from, std::string(s.message()));
     co_return;
   }
@@ -231,7 +268,7 @@ asio::awaitable<void> TunnelManager::ServeLane(tcp::socket socket) {
     spdlog::warn("tunnel listener: rejected {}: {}", from, std::string(peer.status().message()));
     co_return;
   }
-  if (!env_.config->peers.empty() && !env_.config->FindPeer(*peer)) {
+  if (!config->peers.empty() && !config->FindPeer(*peer)) {
     spdlog::warn("tunnel listener: rejected {}: gateway {} is not a configured peer", from, *peer);
     co_return;
   }
@@ -266,7 +303,8 @@ asio::awaitable<void> TunnelManager::ServeLane(tcp::socket socket) {
       co_return;
     }
   }
-  auto lane = std::make_shared<Lane>(std::move(conn), hello->lane_index, LaneOptions(cfg, wire::Role::kAcceptor));
+  auto lane = std::make_shared<Lane>(std::move(conn), hello->lane_index,
+                                     LaneOptions(cfg, wire::Role::kAcceptor, *env_.metrics, *peer, hello->lane_index));
   asio::post(*env_.control, [this, peer = *peer, hello = *hello, lane] { BindLane(peer, hello, lane); });
 }
 
@@ -278,6 +316,7 @@ void TunnelManager::BindLane(std::string peer, wire::LaneHello hello, std::share
   auto it = tunnels_.find(hello.tunnel_id);
   std::shared_ptr<Tunnel> tunnel;
   if (hello.lane_index == 0) {
+    if (draining_) return reject("this gateway is draining");
     if (it != tunnels_.end()) return reject("tunnel id already in use");
     tunnel = std::make_shared<Tunnel>(env_, wire::Role::kAcceptor, peer, hello.tunnel_id, hello.lane_count, hello.binder);
     tunnels_[hello.tunnel_id] = tunnel;
@@ -312,6 +351,26 @@ void TunnelManager::OnTunnelClosed(uint64_t id) {
 void TunnelManager::RecheckPolicy() {
   std::shared_ptr<const PolicySnapshot> snapshot = env_.policy->Current();
   for (auto& [id, tunnel] : tunnels_) tunnel->RecheckPolicy(*snapshot);
+}
+
+void TunnelManager::DrainAll() {
+  draining_ = true;
+  for (auto& [id, tunnel] : tunnels_) tunnel->Drain();
+}
+
+void TunnelManager::UpdateConfig(std::shared_ptr<const GatewayConfig> config, std::shared_ptr<const TlsContext> tls) {
+  env_.config = std::move(config);
+  tls_ = std::move(tls);
+  limits_.SetLimits(env_.config->limits.max_flows, env_.config->limits.max_flows_per_source);
+  if (env_.config->peers.empty()) return;  // any gateway of the CA may connect
+  std::vector<std::shared_ptr<Tunnel>> gone;
+  for (auto& [id, tunnel] : tunnels_) {
+    if (!env_.config->FindPeer(tunnel->peer())) gone.push_back(tunnel);
+  }
+  for (auto& tunnel : gone) {
+    spdlog::info("reload: tunnel {} to {} closed: no longer a peer", tunnel->id(), tunnel->peer());
+    tunnel->Close(CloseReason::kShutdown, tunnel->peer() + " is no longer a peer", true);
+  }
 }
 
 void TunnelManager::CloseAll(const std::string& why) {

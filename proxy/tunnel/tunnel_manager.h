@@ -10,6 +10,7 @@
 #ifndef BRAID_PROXY_TUNNEL_TUNNEL_MANAGER_H_
 #define BRAID_PROXY_TUNNEL_TUNNEL_MANAGER_H_
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -33,14 +34,30 @@ class TunnelManager {
   void RecheckPolicy();
   // CloseAll closes every tunnel (shutdown).
   void CloseAll(const std::string& why);
+  // DrainAll sends GOAWAY on every tunnel: no new flows, and each closes
+  // once its last flow ends.
+  void DrainAll();
+  // UpdateConfig takes a reloaded config and identity. Tunnels and lanes
+  // made from now on use them; those up keep theirs, except that tunnels
+  // to a gateway no longer among the peers are closed.
+  void UpdateConfig(std::shared_ptr<const GatewayConfig> config, std::shared_ptr<const TlsContext> tls);
   size_t tunnel_count() const { return tunnels_.size(); }
   FlowLimits& limits() { return limits_; }
+  GatewayMetrics& metrics() { return *env_.metrics; }
+  // ForEachTunnel calls f(const Tunnel&) for every live tunnel.
+  template <typename F>
+  void ForEachTunnel(F&& f) const {
+    for (const auto& [id, tunnel] : tunnels_) f(*tunnel);
+  }
 
  private:
   asio::awaitable<void> Dial(std::shared_ptr<Tunnel> tunnel, PeerConfig peer);
   asio::awaitable<std::shared_ptr<Lane>> DialLane(std::shared_ptr<Tunnel> tunnel, const PeerConfig& peer,
                                                   uint16_t index, std::string* error);
-  asio::awaitable<void> ServeLane(tcp::socket socket);
+  // ServeLane runs on a lane worker, with the config and identity current
+  // when the connection was accepted.
+  asio::awaitable<void> ServeLane(tcp::socket socket, std::shared_ptr<const GatewayConfig> config,
+                                  std::shared_ptr<const TlsContext> tls);
   void BindLane(std::string peer, wire::LaneHello hello, std::shared_ptr<Lane> lane);
   void OnTunnelClosed(uint64_t id);
   asio::io_context& LaneWorker(uint16_t index);
@@ -53,6 +70,9 @@ class TunnelManager {
   std::map<uint64_t, std::shared_ptr<Tunnel>> tunnels_;   // every live tunnel by id
   std::map<std::string, std::shared_ptr<Tunnel>> dialed_;  // our tunnel to each peer
   size_t next_accept_worker_ = 0;
+  bool draining_ = false;
+  // Accepted connections in ServeLane (on any worker), for max_handshakes.
+  std::atomic<uint32_t> handshakes_{0};
 };
 
 }  // namespace braid::proxy

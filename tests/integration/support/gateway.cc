@@ -46,6 +46,10 @@ GatewayProcess::GatewayProcess(std::string name, std::string dir, nlohmann::json
 GatewayProcess::~GatewayProcess() { Stop(); }
 
 ::testing::AssertionResult GatewayProcess::Start(Millis timeout) {
+  // SIGTERM drains (flows may finish for limits.drain_timeout, 30 s by
+  // default): tests stop gateways with flows still open, and a second
+  // short of that, unless a test sets its own.
+  if (!config_["limits"].contains("drain_timeout")) config_["limits"]["drain_timeout"] = "1s";
   if (!WriteFileAtomically(config_path(), config_.dump(2))) {
     return ::testing::AssertionFailure() << "cannot write " << config_path();
   }
@@ -110,7 +114,7 @@ std::string GatewayProcess::LogTail(size_t lines) const {
 
 std::vector<FlowRecord> GatewayProcess::Flows() const {
   static const std::regex kLine(
-      R"(flow (\d+) (ingress|egress) src=(\S+) target=(\S+) peer=(\S+) sent=(\d+) received=(\d+) duration=\d+ms end=(\w+)(?: detail=(.*))?)");
+      R"(flow (\d+) (ingress|egress) src=(\S+) target=(\S+) peer=(\S+) sent=(\d+) received=(\d+) duration=\d+ms end=(\w+) rule=(\S+)(?: detail=(.*))?)");
   std::vector<FlowRecord> flows;
   std::istringstream in(Log());
   std::string line;
@@ -126,7 +130,8 @@ std::vector<FlowRecord> GatewayProcess::Flows() const {
     f.sent = std::stoull(m[6]);
     f.received = std::stoull(m[7]);
     f.end = m[8];
-    f.detail = m[9];
+    f.rule = m[9];
+    f.detail = m[10];
     flows.push_back(std::move(f));
   }
   return flows;
@@ -156,7 +161,11 @@ std::optional<long> GatewayProcess::RssKiB() const {
 
 bool GatewayProcess::Running() { return process_ && process_->Running(); }
 
-bool GatewayProcess::Signal(int sig) { return process_ && process_->Signal(sig); }
+bool GatewayProcess::Signal(int sig) {
+  // A test that sends a stop signal means the exit that follows.
+  if (sig == SIGTERM || sig == SIGINT) stopped_by_test_ = true;
+  return process_ && process_->Signal(sig);
+}
 
 void GatewayProcess::Kill() {
   stopped_by_test_ = true;

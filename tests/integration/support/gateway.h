@@ -36,6 +36,7 @@ struct FlowRecord {
   std::string src, target, peer;
   uint64_t sent = 0, received = 0;
   std::string end;     // a CloseReason name: completed, tunnel_lost, ...
+  std::string rule;    // the rule that admitted or refused it; "(default)"
   std::string detail;  // "" when none
 };
 

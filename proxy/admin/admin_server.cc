@@ -1,0 +1,164 @@
+#include "proxy/admin/admin_server.h"
+
+// After proxy/runtime/asio.h (through admin_server.h), which must come
+// before any Asio header.
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "nlohmann/json.hpp"
+#include "proxy/runtime/listen.h"
+#include "spdlog/spdlog.h"
+
+namespace braid::proxy {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+constexpr size_t kMaxRequestBytes = 8 * 1024;
+
+double SecondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+AdminServer::AdminServer(asio::io_context& control, GatewayMetrics& metrics, const TunnelManager& tunnels,
+                         ReadinessFn ready)
+    : control_(control), metrics_(metrics), tunnels_(tunnels), ready_(std::move(ready)), acceptor_(control) {}
+
+boost::system::error_code AdminServer::Listen(const tcp::endpoint& endpoint) {
+  return proxy::Listen(acceptor_, endpoint);
+}
+
+tcp::endpoint AdminServer::local_endpoint() const {
+  boost::system::error_code ignored;
+  return acceptor_.local_endpoint(ignored);
+}
+
+void AdminServer::Start() { asio::co_spawn(control_, AcceptLoop(), asio::detached); }
+
+void AdminServer::Stop() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+asio::awaitable<void> AdminServer::AcceptLoop() {
+  while (acceptor_.is_open()) {
+    auto [ec, socket] = co_await acceptor_.async_accept(kAsTuple);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      spdlog::warn("admin: accept: {}", ec.message());
+      asio::steady_timer pause(control_, std::chrono::milliseconds(100));
+      co_await pause.async_wait(kAsTuple);
+      continue;
+    }
+    if (connections_ >= kMaxConnections) continue;  // the socket closes here
+    ++connections_;
+    asio::co_spawn(control_, Serve(std::move(socket)), [this](std::exception_ptr) { --connections_; });
+  }
+}
+
+asio::awaitable<void> AdminServer::Serve(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer(kMaxRequestBytes);
+  for (;;) {
+    stream.expires_after(kIdleTimeout);
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(kMaxRequestBytes);
+    parser.body_limit(kMaxRequestBytes);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kAsTuple);
+    if (ec) break;  // closed, timed out or malformed: nothing to answer
+    const http::request<http::string_body>& req = parser.get();
+    Response r = Handle(std::string_view(req.method_string()), std::string_view(req.target()));
+    http::response<http::string_body> res{static_cast<http::status>(r.status), req.version()};
+    res.set(http::field::server, "braid-proxy");
+    res.set(http::field::content_type, r.content_type);
+    if (r.status == 405) res.set(http::field::allow, "GET");
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(r.body);
+    res.prepare_payload();
+    auto [wec, written] = co_await http::async_write(stream, res, kAsTuple);
+    if (wec || !res.keep_alive()) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+AdminServer::Response AdminServer::Handle(std::string_view method, std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (method != "GET") return {405, "text/plain", "only GET\n"};
+  if (path == "/metrics") {
+    // The reassembly gauge is the sum over live flows, taken now.
+    int64_t buffered = 0;
+    tunnels_.ForEachTunnel([&](const Tunnel& t) {
+      t.ForEachFlow([&](const Flow& f) { buffered += static_cast<int64_t>(f.rx().buffered_bytes()); });
+    });
+    metrics_.reassembly_bytes.Set(buffered);
+    std::string body;
+    metrics_.RenderPrometheus(&body);
+    return {200, "text/plain; version=0.0.4; charset=utf-8", std::move(body)};
+  }
+  if (path == "/flows") return {200, "application/json", FlowsJson()};
+  if (path == "/tunnels") return {200, "application/json", TunnelsJson()};
+  if (path == "/healthz") return {200, "text/plain", "ok\n"};
+  if (path == "/readyz") {
+    std::string why = ready_();
+    if (why.empty()) return {200, "text/plain", "ready\n"};
+    return {503, "text/plain", why + "\n"};
+  }
+  return {404, "text/plain", "not found; try /metrics, /flows, /tunnels, /healthz, /readyz\n"};
+}
+
+std::string AdminServer::FlowsJson() const {
+  nlohmann::json flows = nlohmann::json::array();
+  tunnels_.ForEachTunnel([&](const Tunnel& t) {
+    t.ForEachFlow([&](const Flow& f) {
+      const FlowKey& k = f.key();
+      flows.push_back({
+          {"tunnel", t.id()},
+          {"flow", f.id()},
+          {"side", f.side() == Flow::Side::kIngress ? "ingress" : "egress"},
+          {"peer", t.peer()},
+          {"source", k.src.WithPort(k.src_port)},
+          {"target", f.target()},
+          {"state", std::string(f.state())},
+          {"rule", f.rule()},
+          {"bytes_sent", f.bytes_from_host()},
+          {"bytes_received", f.bytes_to_host()},
+          {"buffered_bytes", f.rx().buffered_bytes()},
+          {"age_seconds", SecondsSince(f.started())},
+      });
+    });
+  });
+  return nlohmann::json{{"flows", std::move(flows)}}.dump(2) + "\n";
+}
+
+std::string AdminServer::TunnelsJson() const {
+  nlohmann::json tunnels = nlohmann::json::array();
+  tunnels_.ForEachTunnel([&](const Tunnel& t) {
+    nlohmann::json lanes = nlohmann::json::array();
+    for (const Tunnel::LaneView& lane : t.Lanes()) {
+      lanes.push_back({
+          {"index", lane.index},
+          {"up", lane.up},
+          {"bytes_sent", lane.bytes_sent},
+          {"bytes_received", lane.bytes_received},
+          {"queued_bytes", lane.queued_bytes},
+          {"rtt_ms", lane.rtt_us < 0 ? nlohmann::json(nullptr) : nlohmann::json(lane.rtt_us / 1000.0)},
+      });
+    }
+    tunnels.push_back({
+        {"id", t.id()},
+        {"peer", t.peer()},
+        {"role", t.role() == wire::Role::kDialer ? "dialer" : "acceptor"},
+        {"closed", t.closed()},
+        {"flows", t.flow_count()},
+        {"age_seconds", SecondsSince(t.created())},
+        {"lanes", std::move(lanes)},
+    });
+  });
+  return nlohmann::json{{"tunnels", std::move(tunnels)}}.dump(2) + "\n";
+}
+
+}  // namespace braid::proxy
