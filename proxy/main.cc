@@ -1,4 +1,5 @@
 // braid-proxy: the braid gateway. Only wires the command line to Gateway.
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -12,6 +13,9 @@
 #include "spdlog/spdlog.h"
 
 int main(int argc, char** argv) {
+  // A SIGHUP before the gateway listens for it (a reload right after start)
+  // must not kill it; the gateway's own handler replaces this one.
+  std::signal(SIGHUP, SIG_IGN);
   braid::proxy::ConfigureAllocator();
   CLI::App app{"braid-proxy: the braid gateway (TLS 1.3 tunnels, striping, Security Filter Table)"};
   std::string config_path, log_level;
