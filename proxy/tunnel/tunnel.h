@@ -54,13 +54,17 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
  public:
   // The send-queue high watermark of each lane (LaneLoad::capacity_bytes):
   // past it a lane takes no new DATA, and when every lane is past it flows
-  // stop reading their hosts. 4 MiB is one flow's whole default window
-  // (tunnel.flow_window_bytes), so on healthy lanes a single flow is held by
-  // credit, never by lanes; it is 16 lane writes (Lane::kMaxFlushBytes), so
-  // a lane has plenty queued while its write reports travel back and flows
-  // refill it; and it bounds what a slow or stalled lane holds (and the
-  // queueing delay it adds, some 10 ms at a few Gbit/s) to a few MiB.
-  static constexpr uint32_t kLaneHighWatermark = 4u << 20;
+  // stop reading their hosts. 1 MiB is four lane writes
+  // (Lane::kMaxFlushBytes): a lane has several milliseconds of work queued
+  // while its write reports travel back (well under one) and flows refill
+  // it. It is also small next to the queues a slow lane builds, so the
+  // schedulers' free-space weights steer: a lane 512 KiB behind gets half
+  // the share (with 4 MiB, queues bounded by a 4 MiB flow window hardly
+  // moved the weights, the lane on the busy control worker got as much as
+  // the others, and throughput fell some 5-10% on the gateway A/B). And it
+  // bounds what a stalled lane holds, and the queueing delay a lane adds to
+  // an interactive flow's frames, to about 1 MiB.
+  static constexpr uint32_t kLaneHighWatermark = 1u << 20;
 
   Tunnel(TunnelEnv env, wire::Role role, std::string peer, uint64_t id, uint16_t lane_count,
          std::array<uint8_t, wire::kBinderSize> binder);
