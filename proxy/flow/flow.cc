@@ -33,9 +33,7 @@ Flow::Flow(uint32_t id, Side side, tcp::socket host, FlowKey key, std::string ta
       started_(std::chrono::steady_clock::now()) {}
 
 void Flow::Start(uint64_t byte_limit, uint64_t seq_limit) {
-  // Limits only grow: a CREDIT may have arrived before OPEN_OK.
-  tx_byte_limit_ = std::max(tx_byte_limit_, byte_limit);
-  tx_seq_limit_ = std::max(tx_seq_limit_, seq_limit);
+  tx_.emplace(control_lane_, byte_limit, seq_limit);
   carrying_ = true;
   boost::system::error_code ignored;
   host_.set_option(tcp::no_delay(true), ignored);
@@ -44,8 +42,16 @@ void Flow::Start(uint64_t byte_limit, uint64_t seq_limit) {
 }
 
 void Flow::OnCredit(uint64_t byte_limit, uint64_t seq_limit) {
-  tx_byte_limit_ = std::max(tx_byte_limit_, byte_limit);
-  tx_seq_limit_ = std::max(tx_seq_limit_, seq_limit);
+  // Before Start there is nothing to raise, and nothing is lost: a peer
+  // sends CREDIT on the control lane behind its OPEN_OK (ingress), or only
+  // once it received DATA, which follows our OPEN_OK (egress).
+  if (!tx_) return;
+  tx_->OnCredit(byte_limit, seq_limit);
+  credit_wake_.cancel();
+}
+
+void Flow::OnLaneRoom() {
+  waiting_for_lanes_ = false;
   credit_wake_.cancel();
 }
 
@@ -85,18 +91,40 @@ asio::awaitable<void> Flow::HostToTunnel() {
   // (an idle flow holds one 16 KiB frame, not eight), doubling while reads
   // fill every frame offered, halving when they do not.
   size_t frames_per_read = 1;
+  StripeScheduler& tx = *tx_;
   while (!ended_) {
-    const uint64_t byte_room = tx_byte_limit_ > tx_bytes_ ? tx_byte_limit_ - tx_bytes_ : 0;
-    const uint64_t seq_room = tx_seq_limit_ > tx_seq_ ? tx_seq_limit_ - tx_seq_ : 0;
-    if (byte_room == 0 || seq_room == 0) {
+    // The first frame's size; 0 when out of byte or sequence credit.
+    const uint32_t frame_len = tx.SendableBytes();
+    if (frame_len == 0) {
       // Out of credit: stop reading, so the host's TCP window closes.
       credit_wake_.expires_at(asio::steady_timer::time_point::max());
       co_await credit_wake_.async_wait(kAsTuple);
       continue;
     }
+    auto tunnel = tunnel_.lock();
+    if (!tunnel) {
+      Abort(CloseReason::kTunnelLost, "tunnel gone");
+      co_return;
+    }
+    // Read no more frames than the lanes have room for, so that what is
+    // read goes out at once; none at all while every lane is full, so the
+    // host's TCP window closes until a lane drains.
+    const uint32_t fit = StripeScheduler::FramesThatFit(frame_len, tunnel->lane_loads(),
+                                                        static_cast<uint32_t>(frames_per_read));
+    if (fit == 0) {
+      if (!waiting_for_lanes_) {
+        waiting_for_lanes_ = true;
+        tunnel->WaitForLaneRoom(*this);
+      }
+      credit_wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await credit_wake_.async_wait(kAsTuple);
+      continue;
+    }
+    tunnel.reset();  // not held across the read
+    const uint64_t seq_room = tx.seq_limit() - tx.next_seq();
     size_t count = 0;
-    uint64_t left = byte_room;
-    while (count < frames_per_read && count < seq_room && left > 0) {
+    uint64_t left = tx.byte_limit() - tx.bytes_sent();
+    while (count < fit && count < seq_room && left > 0) {
       const size_t payload = static_cast<size_t>(std::min<uint64_t>(left, wire::kMaxPayload));
       frames[count].resize(wire::kHeaderSize + payload);
       buffers[count] = asio::buffer(frames[count].data() + wire::kHeaderSize, payload);
@@ -105,13 +133,13 @@ asio::awaitable<void> Flow::HostToTunnel() {
     }
     auto [ec, n] = co_await host_.async_read_some(std::span(buffers.data(), count), kAsTuple);
     if (ended_) co_return;
-    auto tunnel = tunnel_.lock();
+    tunnel = tunnel_.lock();
     if (!tunnel) {
       Abort(CloseReason::kTunnelLost, "tunnel gone");
       co_return;
     }
     if (ec == asio::error::eof) {
-      tunnel->SendFin(*this, tx_seq_);
+      tunnel->SendFin(*this, tx.Finish());
       tx_done_ = true;
       MaybeEnd();
       co_return;
@@ -128,13 +156,23 @@ asio::awaitable<void> Flow::HostToTunnel() {
     } else if (n <= offered / 2) {
       frames_per_read = std::max<size_t>(frames_per_read / 2, 1);
     }
+    const auto now = StripeScheduler::Clock::now();
     for (size_t i = 0; i < count && n > 0; ++i) {
       const size_t take = std::min(n, frames[i].size() - wire::kHeaderSize);
+      // Bytes read are always sent: the credit was checked before the read
+      // (it only grows), and kOverflow places the frame even if other
+      // flows' frames took the room FramesThatFit counted.
+      const StripeScheduler::Pick pick = tx.PickLane(static_cast<uint32_t>(take), tunnel->lane_loads(), now,
+                                                     StripeScheduler::WhenFull::kOverflow);
+      if (pick.status != StripeScheduler::PickStatus::kOk) {  // impossible, see above
+        tunnel->SendRst(*this, wire::ResetReason::kInternal, "send scheduler");
+        Abort(CloseReason::kLimit, "send scheduler: " + std::string(PickStatusName(pick.status)));
+        co_return;
+      }
       frames[i].resize(wire::kHeaderSize + take);
-      (void)EncodeDataHeader(id_, tx_seq_++, take, std::span<char, wire::kHeaderSize>(frames[i].data(), wire::kHeaderSize));
-      tx_bytes_ += take;
+      (void)EncodeDataHeader(id_, pick.seq, take, std::span<char, wire::kHeaderSize>(frames[i].data(), wire::kHeaderSize));
       n -= take;
-      tunnel->SendData(*this, std::move(frames[i]));
+      tunnel->SendData(pick.lane, std::move(frames[i]));
       frames[i] = std::string();
     }
   }

@@ -4,7 +4,10 @@
 // tunnel's flow table. Two coroutines move its bytes:
 //   - HostToTunnel reads the host socket straight into DATA frames, within the
 //     credit the peer granted (so a slow destination pushes back all the way
-//     to this host's TCP window), and ends with FIN on EOF or RST on error;
+//     to this host's TCP window) and the room the tunnel's lanes have (so
+//     do full lanes), and ends with FIN on EOF or RST on error. Its
+//     StripeScheduler keeps the credit, numbers the frames and picks each
+//     one's lane;
 //   - TunnelToHost writes what the ReassemblyBuffer releases, in order, to
 //     the host, grants credit as bytes leave, and half-closes the host's
 //     socket only when the peer's FIN and every byte before it have arrived.
@@ -12,13 +15,15 @@
 // (SO_LINGER 0): a truncated stream never looks like a finished one.
 //
 // Memory: receive side bounded by the ReassemblyBuffer window, send side by
-// the credit the peer grants (flow_window_bytes each way).
+// the credit the peer grants (flow_window_bytes each way) and by the lanes'
+// send-queue watermark.
 #ifndef BRAID_PROXY_FLOW_FLOW_H_
 #define BRAID_PROXY_FLOW_FLOW_H_
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "braid/flow_key.h"
@@ -26,6 +31,7 @@
 #include "proxy/flow/close_reason.h"
 #include "proxy/runtime/asio.h"
 #include "proxy/stripe/reassembly_buffer.h"
+#include "proxy/stripe/stripe_scheduler.h"
 
 namespace braid::proxy {
 
@@ -62,6 +68,8 @@ class Flow : public std::enable_shared_from_this<Flow> {
   void Start(uint64_t byte_limit, uint64_t seq_limit);
   // OnCredit raises the send limits (a smaller, reordered one is ignored).
   void OnCredit(uint64_t byte_limit, uint64_t seq_limit);
+  // OnLaneRoom wakes HostToTunnel after the tunnel's lanes drained some.
+  void OnLaneRoom();
   // Wake TunnelToHost after DATA or FIN was added to rx().
   void OnReceived();
   // Abort resets the host connection and ends the flow; no frame is sent.
@@ -78,7 +86,7 @@ class Flow : public std::enable_shared_from_this<Flow> {
   bool CanFinishWithoutLanes() const {
     return tx_done_ && rx_.fin_received() && rx_.next_seq() == rx_.final_seq();
   }
-  uint64_t bytes_from_host() const { return tx_bytes_; }
+  uint64_t bytes_from_host() const { return tx_ ? tx_->bytes_sent() : 0; }
   // State, for the admin endpoint: "opening" (waiting for OPEN_OK, or for
   // the target to accept), "open", "half_closed_local" (the host sent its
   // FIN), "half_closed_remote" (the peer's FIN reached the host), "closing".
@@ -111,13 +119,16 @@ class Flow : public std::enable_shared_from_this<Flow> {
   std::string rule_;
   std::weak_ptr<Tunnel> tunnel_;
   ReassemblyBuffer rx_;
-  asio::steady_timer credit_wake_;  // HostToTunnel waits here for credit
+  asio::steady_timer credit_wake_;  // HostToTunnel waits here for credit or lane room
   asio::steady_timer data_wake_;    // TunnelToHost waits here for data
-  uint64_t tx_seq_ = 0, tx_bytes_ = 0, tx_byte_limit_ = 0, tx_seq_limit_ = 0;
+  // The send direction: credit, sequence numbers, lanes. Made by Start, when
+  // the peer's initial credit is known; home lane = control lane.
+  std::optional<StripeScheduler> tx_;
   uint16_t control_lane_ = 0;
   std::chrono::steady_clock::time_point started_;
   bool carrying_ = false;
   bool tx_done_ = false;  // FIN sent
+  bool waiting_for_lanes_ = false;  // registered with Tunnel::WaitForLaneRoom
   bool rx_done_ = false;  // host half-closed after the peer's FIN
   bool ended_ = false;
 };

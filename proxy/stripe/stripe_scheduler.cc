@@ -7,13 +7,25 @@
 namespace braid::proxy {
 namespace {
 
+// The bytes a frame of payload_len takes in a lane's queue.
+uint32_t FrameBytes(uint32_t payload_len) { return payload_len + static_cast<uint32_t>(wire::kHeaderSize); }
+
 // A lane takes a frame if it is up and either idle or has room for it. An
 // idle lane always takes one, whatever its watermark, so that a frame larger
 // than a small watermark can still go out.
-bool HasRoom(const LaneLoad& lane, uint32_t len) {
+bool HasRoom(const LaneLoad& lane, uint32_t payload_len) {
   if (!lane.usable) return false;
   if (lane.queued_bytes == 0) return true;
-  return lane.capacity_bytes > lane.queued_bytes && lane.capacity_bytes - lane.queued_bytes >= len;
+  return lane.capacity_bytes > lane.queued_bytes &&
+         lane.capacity_bytes - lane.queued_bytes >= FrameBytes(payload_len);
+}
+
+// How many frames of payload_len the lane takes, by HasRoom's rule.
+uint64_t Room(const LaneLoad& lane, uint32_t payload_len) {
+  if (!lane.usable) return 0;
+  const uint64_t free_bytes = lane.capacity_bytes > lane.queued_bytes ? lane.capacity_bytes - lane.queued_bytes : 0;
+  const uint64_t frames = free_bytes / FrameBytes(payload_len);
+  return lane.queued_bytes == 0 ? std::max<uint64_t>(frames, 1) : frames;
 }
 
 int64_t Weight(const LaneLoad& lane) {
@@ -73,9 +85,34 @@ int StripeScheduler::PickWeighted(uint32_t payload_len, std::span<const LaneLoad
   return best;
 }
 
+uint32_t StripeScheduler::FramesThatFit(uint32_t payload_len, std::span<const LaneLoad> lanes,
+                                        uint32_t max_frames) {
+  if (payload_len == 0) return 0;
+  uint64_t fit = 0;
+  for (const LaneLoad& lane : lanes) {
+    fit += Room(lane, payload_len);
+    if (fit >= max_frames) return max_frames;
+  }
+  return static_cast<uint32_t>(fit);
+}
+
+int StripeScheduler::PickOverflow(std::span<const LaneLoad> lanes) const {
+  int best = -1;
+  int64_t best_free = 0;
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    if (!lanes[i].usable) continue;
+    const int64_t free_bytes = int64_t{lanes[i].capacity_bytes} - int64_t{lanes[i].queued_bytes};
+    if (best < 0 || free_bytes > best_free) {
+      best = static_cast<int>(i);
+      best_free = free_bytes;
+    }
+  }
+  return best < 0 ? home_lane_ : best;
+}
+
 StripeScheduler::Pick StripeScheduler::PickLane(uint32_t payload_len,
                                                 std::span<const LaneLoad> lanes,
-                                                Clock::time_point now) {
+                                                Clock::time_point now, WhenFull when_full) {
   Pick pick;
   if (finished_) {
     pick.status = PickStatus::kFinished;
@@ -99,8 +136,12 @@ StripeScheduler::Pick StripeScheduler::PickLane(uint32_t payload_len,
   } else {
     lane = PickWeighted(payload_len, lanes);
     if (lane < 0) {
-      pick.status = PickStatus::kBlockedOnLanes;
-      return pick;
+      if (when_full == WhenFull::kBlock) {
+        pick.status = PickStatus::kBlockedOnLanes;
+        return pick;
+      }
+      lane = PickOverflow(lanes);
+      pick.overflow = true;
     }
     pick.striped = true;
   }

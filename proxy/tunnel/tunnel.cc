@@ -1,5 +1,6 @@
 #include "proxy/tunnel/tunnel.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "proxy/flow/access_log.h"
@@ -24,6 +25,7 @@ Tunnel::Tunnel(TunnelEnv env, wire::Role role, std::string peer, uint64_t id, ui
       id_(id),
       binder_(binder),
       lanes_(lane_count),
+      loads_(lane_count, LaneLoad{.usable = false, .queued_bytes = 0, .capacity_bytes = kLaneHighWatermark}),
       next_flow_id_(role == wire::Role::kDialer ? 1 : 2),
       created_(std::chrono::steady_clock::now()),
       sent_bytes_(env_.metrics->peer_bytes.With({peer_, "sent"})),
@@ -36,9 +38,7 @@ std::vector<Tunnel::LaneView> Tunnel::Lanes() const {
   std::vector<LaneView> out;
   for (size_t i = 0; i < lanes_.size(); ++i) {
     const LaneSlot& s = lanes_[i];
-    uint64_t queued = s.queued;
-    for (const std::string& f : s.pending) queued += f.size();
-    out.push_back(LaneView{static_cast<uint16_t>(i), s.lane != nullptr && !closed_, queued, s.rtt_us,
+    out.push_back(LaneView{static_cast<uint16_t>(i), s.lane != nullptr && !closed_, s.queued, s.rtt_us,
                            s.lane ? s.lane->bytes_sent() : 0, s.lane ? s.lane->bytes_received() : 0});
   }
   return out;
@@ -61,6 +61,7 @@ void Tunnel::AttachLane(std::shared_ptr<Lane> lane) {
     }
   }
   lanes_up_.Add();
+  loads_[index].usable = true;
   asio::post(lane->executor(), [lane, self = weak_from_this(), exec = env_.control->get_executor()] {
     lane->Start(self, exec);
   });
@@ -69,6 +70,7 @@ void Tunnel::AttachLane(std::shared_ptr<Lane> lane) {
     asio::post(*env_.control, [self = shared_from_this()] { self->Flush(); });
   }
   if (flows_.empty()) ArmIdleTimer();
+  WakeLaneWaiters();  // a new lane has room
 }
 
 uint16_t Tunnel::HomeLane(uint32_t flow_id) const {
@@ -81,25 +83,11 @@ uint16_t Tunnel::HomeLane(uint32_t flow_id) const {
   return 0;  // none up yet: frames wait in lane 0's pending list
 }
 
-size_t Tunnel::PickLane(const Flow& flow) {
-  if (flow.bytes_from_host() < kStripeAfterBytes) return flow.control_lane();
-  size_t best = flow.control_lane();
-  uint64_t best_queued = UINT64_MAX;
-  for (size_t i = 0; i < lanes_.size(); ++i) {
-    const LaneSlot& s = lanes_[i];
-    if (!s.lane) continue;
-    uint64_t queued = s.queued;
-    for (const std::string& f : s.pending) queued += f.size();
-    if (queued < best_queued) {
-      best_queued = queued;
-      best = i;
-    }
-  }
-  return best;
-}
-
 void Tunnel::Enqueue(size_t lane, std::string frame) {
-  lanes_[lane].pending.push_back(std::move(frame));
+  LaneSlot& slot = lanes_[lane];
+  slot.queued += frame.size();
+  PublishLoad(lane);
+  slot.pending.push_back(std::move(frame));
   if (!flush_scheduled_) {
     // Frames produced in one turn of the event loop go to each lane in one
     // hand-off.
@@ -112,7 +100,6 @@ void Tunnel::Flush() {
   flush_scheduled_ = false;
   for (LaneSlot& slot : lanes_) {
     if (!slot.lane || slot.pending.empty()) continue;
-    for (const std::string& f : slot.pending) slot.queued += f.size();
     asio::post(slot.lane->executor(), [lane = slot.lane, frames = std::move(slot.pending)]() mutable {
       lane->Send(std::move(frames));
     });
@@ -120,10 +107,10 @@ void Tunnel::Flush() {
   }
 }
 
-void Tunnel::SendData(Flow& flow, std::string frame) {
+void Tunnel::SendData(uint16_t lane, std::string frame) {
   if (closed_) return;
   sent_bytes_.Add(frame.size() - wire::kHeaderSize);
-  Enqueue(PickLane(flow), std::move(frame));
+  Enqueue(lane, std::move(frame));
 }
 
 void Tunnel::SendFin(Flow& flow, uint64_t final_seq) {
@@ -530,7 +517,22 @@ void Tunnel::Close(CloseReason reason, const std::string& why, bool goaway) {
 
 void Tunnel::OnLaneWritten(uint16_t lane, size_t bytes) {
   LaneSlot& slot = lanes_[lane];
+  // A lane also writes frames of its own (PING), which were never counted.
   slot.queued = slot.queued > bytes ? slot.queued - bytes : 0;
+  PublishLoad(lane);
+  WakeLaneWaiters();
+}
+
+void Tunnel::PublishLoad(size_t lane) {
+  loads_[lane].queued_bytes = static_cast<uint32_t>(std::min<uint64_t>(lanes_[lane].queued, UINT32_MAX));
+}
+
+void Tunnel::WakeLaneWaiters() {
+  // OnLaneRoom only sets the flow's wake-up going: nothing here re-enters.
+  for (uint32_t id : lane_waiters_) {
+    if (auto flow = FindFlow(id)) flow->OnLaneRoom();
+  }
+  lane_waiters_.clear();
 }
 
 void Tunnel::OnLaneProtocolError(uint16_t lane, std::string detail) {
@@ -548,6 +550,7 @@ void Tunnel::OnLaneClosed(uint16_t lane, std::string reason) {
   // lane has ended is everything in: then flows whose data all arrived and
   // whose FIN went out finish on their own (their hosts get every byte);
   // the others were cut and are reset.
+  loads_[lane].usable = false;
   if (++lanes_ended_ < lanes_attached_) return;
   std::vector<std::shared_ptr<Flow>> cut;
   for (auto& [id, flow] : flows_) {

@@ -8,10 +8,11 @@
 // ends the whole tunnel: its flows are reset, never silently truncated,
 // because a frame in flight on a dead lane is a hole in some flow's stream.
 //
-// Striping policy (PickLane): a flow's first kStripeAfterBytes go on its
-// home lane, so small request/response flows never wait for reassembly; past
-// that, each DATA frame goes to the up lane with the fewest bytes queued,
-// which spreads a bulk flow over every lane and steers around a slow one.
+// Striping: each flow's StripeScheduler picks the lane of its DATA frames
+// (proxy/stripe/stripe_scheduler.h); the tunnel gives it the lanes' loads
+// (lane_loads(): up or not, bytes queued, kLaneHighWatermark), keeps them
+// current as frames are queued and written, and wakes the flows that wait
+// for room when a lane drains or comes up.
 //
 // Lifecycle: created on demand by the TunnelManager; after `idle_timeout`
 // with no flows the dialer sends GOAWAY and closes the lanes.
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,7 @@
 #include "proxy/flow/flow.h"
 #include "proxy/flow/flow_limits.h"
 #include "proxy/runtime/asio.h"
+#include "proxy/stripe/stripe_scheduler.h"
 #include "proxy/tunnel/lane.h"
 
 namespace braid::proxy {
@@ -51,7 +54,19 @@ struct TunnelEnv {
 
 class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunnel> {
  public:
-  static constexpr uint64_t kStripeAfterBytes = 256 * 1024;
+  // The send-queue high watermark of each lane (LaneLoad::capacity_bytes):
+  // past it a lane takes no new DATA, and when every lane is past it flows
+  // stop reading their hosts. 1 MiB is four lane writes
+  // (Lane::kMaxFlushBytes): a lane has several milliseconds of work queued
+  // while its write reports travel back (well under one) and flows refill
+  // it. It is also small next to the queues a slow lane builds, so the
+  // schedulers' free-space weights steer: a lane 512 KiB behind gets half
+  // the share (with 4 MiB, queues bounded by a 4 MiB flow window hardly
+  // moved the weights, the lane on the busy control worker got as much as
+  // the others, and throughput fell some 5-10% on the gateway A/B). And it
+  // bounds what a stalled lane holds, and the queueing delay a lane adds to
+  // an interactive flow's frames, to about 1 MiB.
+  static constexpr uint32_t kLaneHighWatermark = 1u << 20;
 
   Tunnel(TunnelEnv env, wire::Role role, std::string peer, uint64_t id, uint16_t lane_count,
          std::array<uint8_t, wire::kBinderSize> binder);
@@ -101,7 +116,14 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   void RecheckPolicy(const PolicySnapshot& snapshot);
 
   // Called by flows, on the control worker.
-  void SendData(Flow& flow, std::string frame);
+  // lane_loads is indexed by lane index, kept current by the tunnel: valid
+  // as long as the tunnel, and never reallocated.
+  std::span<const LaneLoad> lane_loads() const { return loads_; }
+  // SendData queues a DATA frame on the lane the flow's scheduler picked.
+  void SendData(uint16_t lane, std::string frame);
+  // WaitForLaneRoom calls flow.OnLaneRoom() the next time a lane writes or
+  // comes up.
+  void WaitForLaneRoom(const Flow& flow) { lane_waiters_.push_back(flow.id()); }
   void SendFin(Flow& flow, uint64_t final_seq);
   void SendRst(Flow& flow, wire::ResetReason reason, const std::string& text);
   void SendCredit(Flow& flow, uint64_t byte_limit, uint64_t seq_limit);
@@ -116,7 +138,7 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
  private:
   struct LaneSlot {
     std::shared_ptr<Lane> lane;
-    uint64_t queued = 0;               // posted to the lane, not yet written
+    uint64_t queued = 0;               // pending or posted to the lane, not yet written
     std::vector<std::string> pending;  // waiting for the next Flush
     int64_t rtt_us = -1;               // round-trip time from the last PONG
   };
@@ -133,7 +155,9 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   void Enqueue(size_t lane, std::string frame);
   void SendControl(const Flow& flow, std::string frame) { Enqueue(flow.control_lane(), std::move(frame)); }
   void Flush();
-  size_t PickLane(const Flow& flow);
+  // PublishLoad copies lanes_[lane].queued into loads_[lane].
+  void PublishLoad(size_t lane);
+  void WakeLaneWaiters();
   uint16_t HomeLane(uint32_t flow_id) const;
   void ArmIdleTimer();
   std::shared_ptr<Flow> FindFlow(uint32_t id);
@@ -151,6 +175,8 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   const uint64_t id_;
   std::array<uint8_t, wire::kBinderSize> binder_;
   std::vector<LaneSlot> lanes_;
+  std::vector<LaneLoad> loads_;          // lanes_[i] as the schedulers see it
+  std::vector<uint32_t> lane_waiters_;   // flows waiting for lane room
   absl::flat_hash_map<uint32_t, std::shared_ptr<Flow>> flows_;
   absl::flat_hash_map<uint32_t, bool> opening_;  // ingress flows waiting for OPEN_OK
   uint32_t next_flow_id_;

@@ -223,18 +223,39 @@ asio::awaitable<void> TunnelManager::AcceptLoop(tcp::acceptor& acceptor) {
     }
     // Each connection holds memory (a TLS object, buffers) until it
     // authenticates or times out: past max_handshakes at once, newcomers
-    // are closed unread, so a flood costs bounded memory.
-    if (handshakes_.load(std::memory_order_relaxed) >= env_.config->limits.max_handshakes) {
+    // are closed unread, so a flood costs bounded memory. One address may
+    // hold at most half of them, so that a flood from one place does not
+    // lock a real peer out.
+    boost::system::error_code ignored;
+    const asio::ip::address from = socket.remote_endpoint(ignored).address();
+    const uint32_t max = env_.config->limits.max_handshakes;
+    if (!TryStartHandshake(from, max)) {
       env_.metrics->limit_hits.With({"max_handshakes"}).Add();
-      boost::system::error_code ignored;
       socket.close(ignored);
       continue;
     }
-    handshakes_.fetch_add(1, std::memory_order_relaxed);
-    asio::co_spawn(worker, ServeLane(std::move(socket), env_.config, tls_), [this](std::exception_ptr) {
-      handshakes_.fetch_sub(1, std::memory_order_relaxed);
-    });
+    asio::co_spawn(worker, ServeLane(std::move(socket), env_.config, tls_),
+                   [this, from](std::exception_ptr) { EndHandshake(from); });
   }
+}
+
+bool TunnelManager::TryStartHandshake(const asio::ip::address& from, uint32_t max) {
+  std::lock_guard lock(handshakes_mu_);
+  uint32_t& mine = handshakes_by_source_[from];
+  if (handshakes_ >= max || mine >= std::max<uint32_t>(1, max / 2)) {
+    if (mine == 0) handshakes_by_source_.erase(from);
+    return false;
+  }
+  ++mine;
+  ++handshakes_;
+  return true;
+}
+
+void TunnelManager::EndHandshake(const asio::ip::address& from) {
+  std::lock_guard lock(handshakes_mu_);
+  auto it = handshakes_by_source_.find(from);
+  if (it != handshakes_by_source_.end() && --it->second == 0) handshakes_by_source_.erase(it);
+  --handshakes_;
 }
 
 asio::awaitable<void> TunnelManager::ServeLane(tcp::socket socket, std::shared_ptr<const GatewayConfig> config,

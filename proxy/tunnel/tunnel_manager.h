@@ -10,11 +10,12 @@
 #ifndef BRAID_PROXY_TUNNEL_TUNNEL_MANAGER_H_
 #define BRAID_PROXY_TUNNEL_TUNNEL_MANAGER_H_
 
-#include <atomic>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "proxy/runtime/worker_pool.h"
 #include "proxy/tls/tls_context.h"
 #include "proxy/tunnel/tunnel.h"
@@ -71,8 +72,14 @@ class TunnelManager {
   std::map<std::string, std::shared_ptr<Tunnel>> dialed_;  // our tunnel to each peer
   size_t next_accept_worker_ = 0;
   bool draining_ = false;
-  // Accepted connections in ServeLane (on any worker), for max_handshakes.
-  std::atomic<uint32_t> handshakes_{0};
+  // TryStartHandshake counts a connection into ServeLane, unless
+  // limits.max_handshakes (`max`) is reached, or half of it from `from`;
+  // EndHandshake uncounts it when ServeLane returns (on its worker).
+  bool TryStartHandshake(const asio::ip::address& from, uint32_t max);
+  void EndHandshake(const asio::ip::address& from);
+  std::mutex handshakes_mu_;
+  uint32_t handshakes_ ABSL_GUARDED_BY(handshakes_mu_) = 0;
+  std::map<asio::ip::address, uint32_t> handshakes_by_source_ ABSL_GUARDED_BY(handshakes_mu_);
 };
 
 }  // namespace braid::proxy

@@ -526,7 +526,7 @@ TEST_F(GatewayAdminTest, FloodOfIdleConnectionsCostsBoundedMemory) {
   std::vector<Socket> idle;
   int error = 0;
   for (int i = 0; i < kIdle; ++i) {
-    Socket s = Connect(cloud_->tunnel_port(), After(Millis(5'000)), &error);
+    Socket s = ConnectFrom("127.0.0.4", cloud_->tunnel_port(), After(Millis(5'000)), &error);
     if (s.valid()) idle.push_back(std::move(s));
   }
   for (int i = 0; i < kIdle / 2; ++i) {

@@ -135,7 +135,7 @@ TEST_P(GatewayPolicyReloadTest, ReloadThatDeniesALiveFlowAbortsIt) {
 
   WritePolicy(PolicyFile(), DenyPolicy(sink.port(), "revoked-now"));
   ASSERT_TRUE(Reloaded().Signal(SIGHUP));
-  ASSERT_TRUE(Reloaded().WaitForLog("policy reloaded", Millis(5'000)));
+  ASSERT_TRUE(Reloaded().WaitForLog(" applied: ", Millis(5'000)));
   ASSERT_TRUE(received.WaitFor(1, After(Millis(10'000))));
   // The source's reset may land a moment after the destination's: wait for
   // it rather than stopping the source (which would look like no reset).
@@ -175,7 +175,7 @@ TEST_P(GatewayPolicyReloadTest, BadPolicyOnReloadIsRefusedAndTheOldOneStays) {
                               : std::string(R"({"default": "deny", "rules": [{"id": "x", "action": "permit"}], "colour": 1})");
   ASSERT_TRUE(WriteFileAtomically(Path(PolicyFile()), bad));
   ASSERT_TRUE(Reloaded().Signal(SIGHUP));
-  ASSERT_TRUE(Reloaded().WaitForLog("policy reload refused", Millis(5'000)));
+  ASSERT_TRUE(Reloaded().WaitForLog("refused, the running configuration stays", Millis(5'000)));
 
   // The live flow goes on.
   EXPECT_TRUE(KeepsGoing(progress, received, 4 * kMiB, After(Millis(10'000)))) << "the live flow stopped";
@@ -192,7 +192,7 @@ TEST_P(GatewayPolicyReloadTest, BadPolicyOnReloadIsRefusedAndTheOldOneStays) {
   EXPECT_EQ(again.reply.end, StreamEnd::kEof) << StreamEndName(again.reply.end);
   ASSERT_TRUE(received.WaitFor(2, After(Millis(10'000))));
   EXPECT_EQ(received.Values()[1].sha256, again.sent.sha256);
-  EXPECT_EQ(Reloaded().CountInLog("policy reloaded"), 0);
+  EXPECT_EQ(Reloaded().CountInLog(" applied: "), 0);
 }
 
 TEST_P(GatewayPolicyReloadTest, ReloadThatStillPermitsLeavesLiveFlowsAlone) {
@@ -209,7 +209,7 @@ TEST_P(GatewayPolicyReloadTest, ReloadThatStillPermitsLeavesLiveFlowsAlone) {
   policy["name"] = "integration-v2";
   WritePolicy(PolicyFile(), policy);
   ASSERT_TRUE(Reloaded().Signal(SIGHUP));
-  ASSERT_TRUE(Reloaded().WaitForLog("policy reloaded", Millis(5'000)));
+  ASSERT_TRUE(Reloaded().WaitForLog(" applied: ", Millis(5'000)));
   EXPECT_TRUE(KeepsGoing(progress, received, 4 * kMiB, After(Millis(10'000)))) << "the live flow stopped";
   const SendResult sent = flow.Finish();
   ASSERT_TRUE(received.WaitFor(1, After(Millis(10'000))));
@@ -248,7 +248,7 @@ TEST_P(GatewayPolicyReloadTest, ReloadThatStillPermitsLeavesFlowToNamedTargetAlo
   policy["name"] = "integration-v2";
   WritePolicy(PolicyFile(), policy);
   ASSERT_TRUE(Reloaded().Signal(SIGHUP));
-  ASSERT_TRUE(Reloaded().WaitForLog("policy reloaded", Millis(5'000)));
+  ASSERT_TRUE(Reloaded().WaitForLog(" applied: ", Millis(5'000)));
   EXPECT_TRUE(KeepsGoing(progress, received, 4 * kMiB, After(Millis(10'000))))
       << "the live flow to a named target was stopped by a reload that still permits it";
   const SendResult sent = flow.Finish();

@@ -1,6 +1,7 @@
 #include "proxy/stripe/stripe_scheduler.h"
 
 #include <chrono>
+#include <random>
 #include <vector>
 
 #include "braid/wire.h"
@@ -212,6 +213,100 @@ TEST(StripeSchedulerTest, LanesAppearingLaterJoinTheStripe) {
   std::vector<int> count(4, 0);
   for (int i = 0; i < 400; ++i) ++count[tx.PickLane(kFull, lanes, t0).lane];
   for (int c : count) EXPECT_GT(c, 50);
+}
+
+// Queues a picked frame the way the tunnel does: header and payload.
+void Queue(std::vector<LaneLoad>* lanes, const StripeScheduler::Pick& pick, uint32_t payload_len) {
+  (*lanes)[pick.lane].queued_bytes += payload_len + static_cast<uint32_t>(wire::kHeaderSize);
+}
+
+TEST(StripeSchedulerTest, RoomCountsTheFrameHeader) {
+  StripeScheduler tx(0, kLots, kLots);
+  auto lanes = Lanes(1, 100000);
+  lanes[0].queued_bytes = 100000 - kFull - wire::kHeaderSize + 1;  // one byte short
+  EXPECT_EQ(StripeScheduler::FramesThatFit(kFull, lanes, 8), 0u);
+  EXPECT_EQ(tx.PickLane(kFull, lanes, {}).status, PickStatus::kBlockedOnLanes);
+  EXPECT_EQ(StripeScheduler::FramesThatFit(kFull - 1, lanes, 8), 1u);
+  EXPECT_EQ(tx.PickLane(kFull - 1, lanes, {}).status, PickStatus::kOk);
+}
+
+TEST(StripeSchedulerTest, FramesThatFitAreExactlyTheFramesPickLanePlaces) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<LaneLoad> lanes(1 + rng() % 6);
+    for (LaneLoad& lane : lanes) {
+      lane.usable = rng() % 5 != 0;
+      lane.capacity_bytes = 1000 + rng() % 300000;
+      lane.queued_bytes = rng() % 3 == 0 ? 0 : rng() % 320000;
+    }
+    const uint32_t len = round % 2 == 0 ? kFull : 1 + rng() % kFull;
+    const uint32_t fit = StripeScheduler::FramesThatFit(len, lanes, 1000);
+    ASSERT_LT(fit, 1000u);
+    EXPECT_EQ(StripeScheduler::FramesThatFit(len, lanes, 2), std::min(fit, 2u));
+    StripeScheduler tx(static_cast<uint16_t>(rng() % lanes.size()), kLots, kLots);
+    const Clock::time_point t0{};
+    // Frames of `len` fill exactly `fit` slots; smaller ones at least as many.
+    auto small = lanes;
+    for (uint32_t i = 0; i < fit; ++i) {
+      const auto pick = tx.PickLane(len, lanes, t0);
+      ASSERT_EQ(pick.status, PickStatus::kOk) << "round " << round << " frame " << i << " of " << fit;
+      Queue(&lanes, pick, len);
+      const uint32_t shorter = 1 + rng() % len;
+      const auto small_pick = tx.PickLane(shorter, small, t0);
+      ASSERT_EQ(small_pick.status, PickStatus::kOk) << "round " << round << " frame " << i << " of " << fit;
+      Queue(&small, small_pick, shorter);
+    }
+    EXPECT_EQ(tx.PickLane(len, lanes, t0).status, PickStatus::kBlockedOnLanes) << "round " << round;
+    EXPECT_EQ(StripeScheduler::FramesThatFit(len, lanes, 1000), 0u);
+  }
+}
+
+TEST(StripeSchedulerTest, OverflowPlacesAFrameAlreadyReadOnTheLaneWithMostRoom) {
+  StripeScheduler tx(0, kLots, kLots);
+  auto lanes = Lanes(3, 100000);
+  lanes[0].queued_bytes = 120000;  // home, stalled and over its watermark
+  lanes[1].queued_bytes = 99000;   // 1000 free: too little for the frame
+  lanes[2].queued_bytes = 99500;
+  ASSERT_EQ(StripeScheduler::FramesThatFit(kFull, lanes, 8), 0u);
+  EXPECT_EQ(tx.PickLane(kFull, lanes, {}).status, PickStatus::kBlockedOnLanes);
+  auto pick = tx.PickLane(kFull, lanes, {}, StripeScheduler::WhenFull::kOverflow);
+  ASSERT_EQ(pick.status, PickStatus::kOk);
+  EXPECT_TRUE(pick.overflow);
+  EXPECT_EQ(pick.lane, 1);
+  EXPECT_EQ(pick.seq, 0u);
+  EXPECT_EQ(tx.bytes_sent(), kFull);
+  // With room somewhere, kOverflow picks as usual.
+  lanes[2].queued_bytes = 0;
+  pick = tx.PickLane(kFull, lanes, {}, StripeScheduler::WhenFull::kOverflow);
+  ASSERT_EQ(pick.status, PickStatus::kOk);
+  EXPECT_FALSE(pick.overflow);
+  EXPECT_EQ(pick.lane, 2);
+  // No usable lane: home, where the tunnel holds it until the lane is up.
+  for (LaneLoad& lane : lanes) lane.usable = false;
+  pick = tx.PickLane(10, lanes, {}, StripeScheduler::WhenFull::kOverflow);
+  ASSERT_EQ(pick.status, PickStatus::kOk);
+  EXPECT_EQ(pick.lane, 0);
+  EXPECT_EQ(pick.seq, 2u);
+  // Credit still binds.
+  StripeScheduler poor(0, 10, kLots);
+  EXPECT_EQ(poor.PickLane(11, lanes, {}, StripeScheduler::WhenFull::kOverflow).status,
+            PickStatus::kBlockedOnCredit);
+}
+
+TEST(StripeSchedulerTest, AStalledHomeLaneDoesNotHoldTheFlow) {
+  StripeScheduler tx(0, kLots, kLots);
+  auto lanes = Lanes(2, 100000);
+  lanes[0].queued_bytes = 100000;  // never drains
+  Clock::time_point now{};
+  for (int i = 0; i < 50; ++i) {
+    now += 1ms;
+    const uint32_t len = i % 2 == 0 ? 100 : kFull;  // cold and hot alike
+    ASSERT_GT(StripeScheduler::FramesThatFit(len, lanes, 8), 0u);
+    const auto pick = tx.PickLane(len, lanes, now);
+    ASSERT_EQ(pick.status, PickStatus::kOk);
+    EXPECT_EQ(pick.lane, 1);
+    lanes[1].queued_bytes = 0;  // lane 1 keeps draining
+  }
 }
 
 }  // namespace
