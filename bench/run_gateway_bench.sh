@@ -11,6 +11,8 @@
 #  2. Time to the first echoed byte (connect, send 1 byte, receive it):
 #     direct, through braid with the tunnel up, and through braid with the
 #     tunnel cold (torn down after a 1 s idle_timeout).
+#     Fairness: the round-trip time of a small request/response flow on an
+#     idle tunnel, and beside a bulk iperf3 flow on the same tunnel.
 #  3. Both gateways' memory (VmRSS) with FLOWS idle flows open.
 #  4. A perf profile of both gateways during a single-flow transfer, and
 #     each gateway thread's CPU use during it.
@@ -300,6 +302,15 @@ python3 "$nb" rtt 127.0.0.1 "$p_echo" 5 >/dev/null  # warm-up
 python3 "$nb" rtt 127.0.0.1 "$p_echo" 50 >"$out/rtt-direct.json"
 python3 "$nb" rtt 127.0.0.1 "$l0_echo" 5 >/dev/null  # the tunnel is up
 python3 "$nb" rtt 127.0.0.1 "$l0_echo" 50 >"$out/rtt-warm.json"
+
+# --- 2b. Fairness: a small flow beside a bulk flow on the same tunnel ----------
+log "fairness: 64-byte request/response on the l0 tunnel, idle, then beside a bulk iperf3 flow"
+python3 "$nb" pingpong 127.0.0.1 "$l0_echo" 300 >"$out/fair-idle.json"
+iperf3 -c 127.0.0.1 -p "$l0_iperf" -t $((dur + 4)) -J >"$out/fair-bulk.json" 2>&1 &
+bulk=$!
+sleep 1
+python3 "$nb" pingpong 127.0.0.1 "$l0_echo" 300 >"$out/fair-busy.json"
+wait "$bulk" || true
 require_pair l0
 stop_pair l0
 

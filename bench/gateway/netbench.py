@@ -99,6 +99,29 @@ def rtt(host, port, n):
     print(json.dumps({"samples_us": samples}))
 
 
+def pingpong(host, port, n):
+    """n request/response exchanges of 64 bytes on one connection."""
+    s = socket.create_connection((host, port), timeout=10.0)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    msg = b"q" * 64
+    samples = []
+    try:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            s.sendall(msg)
+            got = b""
+            while len(got) < len(msg):
+                b = s.recv(len(msg) - len(got))
+                if not b:
+                    raise RuntimeError("echo closed the connection")
+                got += b
+            samples.append(round((time.perf_counter() - t0) * 1e6, 1))
+            time.sleep(0.005)  # a request every few ms, like a client's queries
+    finally:
+        s.close()
+    print(json.dumps({"samples_us": samples}))
+
+
 def cold(host, port, n, log):
     def torn_down():
         # Every tunnel dialed so far has been torn down for being idle.
@@ -234,6 +257,8 @@ def main(argv):
         echo(int(argv[2]))
     elif cmd == "rtt" and len(argv) == 5:
         rtt(argv[2], int(argv[3]), int(argv[4]))
+    elif cmd == "pingpong" and len(argv) == 5:
+        pingpong(argv[2], int(argv[3]), int(argv[4]))
     elif cmd == "cold" and len(argv) == 6:
         cold(argv[2], int(argv[3]), int(argv[4]), argv[5])
     elif cmd == "open" and len(argv) == 5:

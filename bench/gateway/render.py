@@ -202,6 +202,29 @@ def render(outdir):
           f"{lanes[1]} did a full handshake.")
     w("")
 
+    w("### Fairness: a small flow beside a bulk flow\n")
+    w("One connection through the lanes = 0 pair's echo service sends 64 bytes and waits for them, "
+      "300 times, 5 ms apart: first with the tunnel otherwise idle, then while an iperf3 flow "
+      "saturates the same tunnel. The bulk flow's frames queue on the lanes up to their high "
+      "watermark (1 MiB each), so the small flow waits at most behind that, never behind the "
+      "bulk flow's whole window.\n")
+    w("| small flow | samples | median | p90 | p99 | max |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, name in [("idle tunnel", "fair-idle.json"), ("beside a bulk flow", "fair-busy.json")]:
+        xs = samples(name)
+        if not xs:
+            w(f"| {label} | 0 | n/a | | | |")
+            continue
+        w(f"| {label} | {len(xs)} | {fmt_us(med(xs))} | {fmt_us(pct(xs, 90))} | {fmt_us(pct(xs, 99))} | "
+          f"{fmt_us(max(xs))} |")
+    try:
+        bulk = json.loads(read(outdir, "fair-bulk.json", "") or "{}")
+        gbps = bulk["end"]["sum_received"]["bits_per_second"] / 1e9
+        w(f"\nThe bulk flow meanwhile: {gbps:.2f} Gbit/s.")
+    except (ValueError, KeyError, TypeError):
+        pass
+    w("")
+
     w("### Memory with idle flows\n")
     mem = {}
     for line in (read(outdir, "memory.tsv", "") or "").splitlines():
