@@ -75,7 +75,10 @@ void Tunnel::AttachLane(std::shared_ptr<Lane> lane) {
 
 uint16_t Tunnel::HomeLane(uint32_t flow_id) const {
   // The home lane must be up; fall back to the lowest lane that is.
-  const uint16_t home = static_cast<uint16_t>(flow_id % lanes_.size());
+  // Each side's ids step by 2 (odd: the dialer's, even: the acceptor's), so
+  // id / 2 walks every lane in turn; id mod lanes would use only the odd
+  // lanes of a dialer with an even lane count.
+  const uint16_t home = static_cast<uint16_t>((flow_id / 2) % lanes_.size());
   if (lanes_[home].lane) return home;
   for (uint16_t i = 0; i < lanes_.size(); ++i) {
     if (lanes_[i].lane) return i;
