@@ -1,5 +1,9 @@
 #include "proxy/flow/flow.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 #include <vector>
@@ -56,6 +60,21 @@ void Flow::OnLaneRoom() {
 }
 
 void Flow::OnReceived() { data_wake_.cancel(); }
+
+bool Flow::HostWasReset() {
+  // With Asio's io_uring backend, a reset that arrives while no read is
+  // pending can reach us as a plain end of stream: something consumes the
+  // socket's pending error first, and Linux then reports 0 bytes. The TCP
+  // state still tells them apart. A FIN leaves the socket in CLOSE_WAIT (or
+  // TIME_WAIT once we have sent ours); only a reset, or our own FIN fully
+  // acknowledged after theirs, reaches CLOSE. So until we have half-closed
+  // the host (rx_done_), CLOSE at an end of stream means a reset.
+  if (rx_done_) return false;
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  if (getsockopt(host_.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return false;
+  return info.tcpi_state == TCP_CLOSE;
+}
 
 void Flow::ResetHost() {
   boost::system::error_code ignored;
@@ -138,6 +157,7 @@ asio::awaitable<void> Flow::HostToTunnel() {
       Abort(CloseReason::kTunnelLost, "tunnel gone");
       co_return;
     }
+    if (ec == asio::error::eof && HostWasReset()) ec = asio::error::connection_reset;
     if (ec == asio::error::eof) {
       tunnel->SendFin(*this, tx.Finish());
       tx_done_ = true;

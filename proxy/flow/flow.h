@@ -109,6 +109,9 @@ class Flow : public std::enable_shared_from_this<Flow> {
   asio::awaitable<void> TunnelToHost();
   void MaybeEnd();
   void ResetHost();
+  // HostWasReset: whether an end of stream read from the host was in fact
+  // a reset (see flow.cc).
+  bool HostWasReset();
 
   const uint32_t id_;
   const Side side_;
