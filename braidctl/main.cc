@@ -1,4 +1,4 @@
-// braidctl: policy tools, PKI, and (later) the controller client.
+// braidctl: policy tools, PKI, status views, and the controller's client.
 #include <cstdio>
 #include <iostream>
 
@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   braid::ctl::AddPolicyCommands(app, exit_code);
   braid::ctl::AddPkiCommands(app, exit_code);
   braid::ctl::AddStatusCommands(app, exit_code);
+  braid::ctl::AddControllerCommands(app, exit_code);
+  braid::ctl::AddEnrollCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

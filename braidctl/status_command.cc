@@ -6,11 +6,11 @@
 #include <memory>
 #include <string>
 
-#include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include "braidctl/command.h"
+#include "proxy/runtime/asio.h"
 #include "nlohmann/json.hpp"
 
 namespace braid::ctl {

@@ -44,6 +44,27 @@ absl::StatusOr<bssl::UniquePtr<EVP_PKEY>> GenerateKey() {
   return key;
 }
 
+absl::StatusOr<std::string> MakeCsrPem(EVP_PKEY* key, std::string_view name) {
+  if (absl::Status s = ValidateGatewayName(name); !s.ok()) return s;
+  bssl::UniquePtr<X509_REQ> req(X509_REQ_new());
+  bssl::UniquePtr<X509_NAME> subject(X509_NAME_new());
+  if (req == nullptr || subject == nullptr ||
+      !X509_NAME_add_entry_by_txt(subject.get(), "CN", MBSTRING_UTF8, reinterpret_cast<const uint8_t*>(name.data()),
+                                  static_cast<ossl_ssize_t>(name.size()), -1, 0) ||
+      !X509_REQ_set_subject_name(req.get(), subject.get()) || !X509_REQ_set_pubkey(req.get(), key) ||
+      !X509_REQ_sign(req.get(), key, EVP_sha256())) {
+    return BoringSslError("cannot make the certificate signing request");
+  }
+  bssl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || !PEM_write_bio_X509_REQ(bio.get(), req.get())) {
+    return BoringSslError("cannot encode the certificate signing request");
+  }
+  const uint8_t* data = nullptr;
+  size_t len = 0;
+  BIO_mem_contents(bio.get(), &data, &len);
+  return std::string(reinterpret_cast<const char*>(data), len);
+}
+
 absl::Status VerifyCertificate(X509* cert, X509* ca_cert) {
   bssl::UniquePtr<X509_STORE> store(X509_STORE_new());
   bssl::UniquePtr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());

@@ -67,6 +67,12 @@ struct IssuedIdentity {
 // GenerateKey returns a new ECDSA P-256 private key, or an internal error.
 absl::StatusOr<bssl::UniquePtr<EVP_PKEY>> GenerateKey();
 
+// MakeCsrPem returns a PEM certificate signing request for gateway `name`
+// (its CN) signed with `key`: what `braidctl enroll` sends the controller,
+// which takes only the key from it. Returns InvalidArgument for a bad name,
+// Internal if BoringSSL fails.
+absl::StatusOr<std::string> MakeCsrPem(EVP_PKEY* key, std::string_view name);
+
 // VerifyCertificate returns OK if `cert` chains to `ca_cert` and is valid now,
 // checked with X509_verify_cert against a store holding only `ca_cert`.
 // Otherwise InvalidArgument with the verifier's reason.

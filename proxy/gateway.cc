@@ -7,13 +7,22 @@
 #include "proxy/runtime/allocator.h"
 #include "proxy/runtime/listen.h"
 #include "proxy/runtime/logging.h"
+#include "controller/api/control_tls.h"
 #include "sft/compile.h"
 #include "spdlog/spdlog.h"
 
 namespace braid::proxy {
 
-absl::StatusOr<std::shared_ptr<const TlsContext>> LoadTls(const GatewayConfig& config) {
+absl::StatusOr<std::shared_ptr<const TlsContext>> LoadTls(const GatewayConfig& config, RevokedSerials revoked) {
   TlsContextOptions options;
+  if (revoked && !revoked->empty()) {
+    options.check_certificate = [revoked](const X509* cert) {
+      if (revoked->contains(controller::CertificateSerial(cert))) {
+        return absl::PermissionDeniedError("its certificate is revoked by the controller");
+      }
+      return absl::OkStatus();
+    };
+  }
   options.cert_file = config.identity.cert;
   options.key_file = config.identity.key;
   options.ca_file = config.identity.ca;
@@ -38,7 +47,15 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> LoadTls(const GatewayConfig& c
   return tls;
 }
 
-Gateway::Gateway(std::shared_ptr<const GatewayConfig> config) : config_(std::move(config)) {}
+absl::StatusOr<std::shared_ptr<const RuleTable>> CompileStatePolicy(const controller::GatewayState& state) {
+  if (state.policy_version == 0) return nullptr;
+  absl::StatusOr<Policy> policy =
+      ParsePolicy(state.policy_text, absl::StrCat("controller policy version ", state.policy_version));
+  if (!policy.ok()) return policy.status();
+  return sft::Compile(*std::move(policy));
+}
+
+Gateway::Gateway(std::shared_ptr<const GatewayConfig> config) : config_(config), file_config_(std::move(config)) {}
 
 Gateway::~Gateway() {
   if (workers_) {
@@ -53,11 +70,16 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const G
   gw->config_path_ = std::move(path);
   gw->log_level_override_ = log_level_override;
 
-  absl::StatusOr<std::shared_ptr<const RuleTable>> table = sft::LoadAndCompile(config->policy.file);
-  if (!table.ok()) return table.status();
-  gw->metrics_.policy_version.Set(static_cast<int64_t>(gw->policy_.Update(*table)->version));
+  if (config->controller) {
+    if (absl::Status s = gw->LoadControllerState(); !s.ok()) return s;
+  } else {
+    absl::StatusOr<std::shared_ptr<const RuleTable>> table = sft::LoadAndCompile(config->policy.file);
+    if (!table.ok()) return table.status();
+    gw->metrics_.policy_version.Set(static_cast<int64_t>(gw->policy_.Update(*table)->version));
+  }
+  config = gw->config_;
 
-  absl::StatusOr<std::shared_ptr<const TlsContext>> tls = LoadTls(*config);
+  absl::StatusOr<std::shared_ptr<const TlsContext>> tls = LoadTls(*config, gw->Revoked());
   if (!tls.ok()) return tls.status();
 
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
@@ -95,8 +117,13 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const G
       return absl::UnavailableError(absl::StrCat("admin.listen: cannot listen on ", a.ToString(), ": ", ec.message()));
     }
   }
-  spdlog::info("gateway {}: {} workers, {} lanes per tunnel, policy {} ({} rules)", config->name, cores, lanes,
-               config->policy.file, (*table)->policy().rules.size());
+  if (config->controller) {
+    if (absl::Status s = gw->MakeControllerLink(); !s.ok()) return s;
+  }
+  const std::shared_ptr<const PolicySnapshot> policy = gw->policy_.Current();
+  spdlog::info("gateway {}: {} workers, {} lanes per tunnel, policy {} version {} ({} rules)", config->name, cores,
+               lanes, config->controller ? "from controller " + config->controller->address.ToString() : config->policy.file,
+               policy->version, policy->table ? policy->table->policy().rules.size() : 0);
   return gw;
 }
 
@@ -134,6 +161,7 @@ int Gateway::Run() {
     spdlog::info("admin endpoint on {}:{}", e.address().to_string(), e.port());
     admin_->Start();
   }
+  if (controller_link_) controller_link_->Start();
   signals_ = std::make_unique<asio::signal_set>(control, SIGHUP, SIGTERM, SIGINT);
   asio::co_spawn(control, HandleSignals(), asio::detached);
   asio::co_spawn(control, ReleaseMemoryLoop(), asio::detached);
@@ -196,13 +224,22 @@ absl::Status Gateway::ApplyConfig(std::shared_ptr<const GatewayConfig> next) {
   if (next->tunnel.lanes != config_->tunnel.lanes) fixed.push_back("tunnel.lanes");
   if (next->admin.listen != config_->admin.listen) fixed.push_back("admin.listen");
   if (next->log.json != config_->log.json) fixed.push_back("log.json");
+  if (next->controller != config_->controller) fixed.push_back("controller");
+  if (next->state_dir != config_->state_dir) fixed.push_back("state_dir");
   if (!fixed.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(absl::StrJoin(fixed, ", "), " changed: restart to apply"));
   }
-  // Everything that can fail, before anything changes.
-  absl::StatusOr<std::shared_ptr<const RuleTable>> table = sft::LoadAndCompile(next->policy.file);
-  if (!table.ok()) return table.status();
-  absl::StatusOr<std::shared_ptr<const TlsContext>> tls = LoadTls(*next);
+  // Everything that can fail, before anything changes. A managed gateway's
+  // policy is the controller's: the file brings none.
+  std::shared_ptr<const RuleTable> table;
+  if (!next->controller) {
+    absl::StatusOr<std::shared_ptr<const RuleTable>> loaded = sft::LoadAndCompile(next->policy.file);
+    if (!loaded.ok()) return loaded.status();
+    table = *std::move(loaded);
+  }
+  const std::shared_ptr<const GatewayConfig> next_file = next;
+  next = Effective(*next_file);
+  absl::StatusOr<std::shared_ptr<const TlsContext>> tls = LoadTls(*next, Revoked());
   if (!tls.ok()) return tls.status();
   absl::StatusOr<std::vector<std::unique_ptr<ServiceListener>>> added = BindServices(*next);
   if (!added.ok()) return added.status();
@@ -236,13 +273,14 @@ absl::Status Gateway::ApplyConfig(std::shared_ptr<const GatewayConfig> next) {
   services_ = std::move(services);
 
   tunnels_->UpdateConfig(next, *std::move(tls));
-  auto snapshot = policy_.Update(*table);
+  auto snapshot = table ? policy_.Update(table) : policy_.Current();
   metrics_.policy_version.Set(static_cast<int64_t>(snapshot->version));
   if (!log_level_override_) SetLogLevel(spdlog::level::from_str(next->log.level));
   config_ = next;
+  file_config_ = next_file;
   spdlog::info("reload of {} applied: {} services, {} peers, policy {} version {} ({} rules)", config_path_,
-               next->services.size(), next->peers.size(), next->policy.file, snapshot->version,
-               (*table)->policy().rules.size());
+               next->services.size(), next->peers.size(), next->controller ? "from the controller" : next->policy.file,
+               snapshot->version, snapshot->table ? snapshot->table->policy().rules.size() : 0);
   tunnels_->RecheckPolicy();
   return absl::OkStatus();
 }
@@ -278,6 +316,7 @@ asio::awaitable<void> Gateway::DrainLoop() {
 void Gateway::Stop() {
   if (stopping_) return;
   stopping_ = true;
+  if (controller_link_) controller_link_->Stop();
   boost::system::error_code ignored;
   tunnel_acceptor_->close(ignored);
   for (auto& service : services_) service->Stop();

@@ -72,7 +72,8 @@ class GatewayConfigParser {
   void Parse() {
     const json& root = r_->root();
     if (!r_->Object(root, {},
-                    {"name", "identity", "tunnel", "peers", "services", "policy", "admin", "limits", "log"})) {
+                    {"name", "identity", "tunnel", "peers", "services", "policy", "controller", "state_dir",
+                     "admin", "limits", "log"})) {
       return;
     }
     ParseName(root);
@@ -81,6 +82,7 @@ class GatewayConfigParser {
     ParsePeers(root);
     ParseServices(root);
     ParsePolicy(root);
+    ParseController(root);
     ParseAdmin(root);
     ParseLimits(root);
     ParseLog(root);
@@ -130,12 +132,16 @@ class GatewayConfigParser {
   void ParseTunnel(const json& root) {
     const json* tunnel = Section(root, "tunnel", true,
                                  {"listen", "lanes", "idle_timeout", "handshake_timeout", "keepalive_interval",
-                                  "keepalive_timeout", "key_update_records", "flow_window_bytes"});
+                                  "keepalive_timeout", "key_update_records", "flow_window_bytes", "advertise"});
     if (tunnel == nullptr) return;
     TunnelConfig& t = out_->tunnel;
     const JsonPath at = JsonPath().Key("tunnel");
     With(*tunnel, at, "listen", true, [&](const json& v, const JsonPath& p) {
       if (r_->ReadEndpoint(v, p, {.allow_name = false, .allow_port_zero = true}, &t.listen)) AddListener(p, t.listen);
+    });
+    With(*tunnel, at, "advertise", false, [&](const json& v, const JsonPath& p) {
+      Endpoint advertise;
+      if (r_->ReadEndpoint(v, p, {.allow_name = true, .allow_port_zero = false}, &advertise)) t.advertise = advertise;
     });
     With(*tunnel, at, "lanes", false, [&](const json& v, const JsonPath& p) {
       uint64_t n = 0;
@@ -239,6 +245,11 @@ class GatewayConfigParser {
         if (!r_->ReadString(v, p, &service.peer)) return;
         // When a peer's name could not be read, an unknown reference may be
         // that peer: say nothing rather than pile a second error on the first.
+        // With a controller, peers may come from it: any valid name will do.
+        if (r_->root().contains("controller")) {
+          if (!IsGatewayName(service.peer)) r_->Error(p, absl::StrCat(ConfigReader::Quoted(v), " is not a gateway name"));
+          return;
+        }
         if (!peer_index_.contains(service.peer) && peer_names_complete_) r_->Error(p, NotAPeer(v));
       });
       With(object, entry, "target", true, [&](const json& v, const JsonPath& p) {
@@ -266,10 +277,35 @@ class GatewayConfigParser {
   }
 
   void ParsePolicy(const json& root) {
-    const json* policy = Section(root, "policy", true, {"file"});
+    // The policy comes from a file or from a controller, never both.
+    const bool managed = root.contains("controller");
+    if (managed && root.contains("policy")) {
+      return r_->Error(JsonPath().Key("policy"),
+                       "not with \"controller\": a managed gateway takes its policy from the controller");
+    }
+    const json* policy = Section(root, "policy", !managed, {"file"});
     if (policy == nullptr) return;
     With(*policy, JsonPath().Key("policy"), "file", true,
          [&](const json& v, const JsonPath& p) { r_->ReadPath(v, p, base_dir_, &out_->policy.file); });
+  }
+
+  void ParseController(const json& root) {
+    const json* controller = Section(root, "controller", false, {"address", "name"});
+    With(root, {}, "state_dir", controller != nullptr,
+         [&](const json& v, const JsonPath& p) { r_->ReadPath(v, p, base_dir_, &out_->state_dir); });
+    if (controller == nullptr) return;
+    ControllerLinkConfig link;
+    const JsonPath at = JsonPath().Key("controller");
+    With(*controller, at, "address", true, [&](const json& v, const JsonPath& p) {
+      r_->ReadEndpoint(v, p, {.allow_name = true, .allow_port_zero = false}, &link.address);
+    });
+    With(*controller, at, "name", false, [&](const json& v, const JsonPath& p) {
+      if (!r_->ReadString(v, p, &link.name)) return;
+      if (!IsGatewayName(link.name)) {
+        r_->Error(p, absl::StrCat(ConfigReader::Quoted(v), " is not a certificate name (", kGatewayNameRule, ")"));
+      }
+    });
+    out_->controller = std::move(link);
   }
 
   void ParseAdmin(const json& root) {
@@ -387,7 +423,9 @@ absl::StatusOr<GatewayConfig> Parse(const std::string& json_text, const std::str
     CheckReadable(&reader, identity.Key("cert"), config.identity.cert);
     CheckReadable(&reader, identity.Key("key"), config.identity.key);
     CheckReadable(&reader, identity.Key("ca"), config.identity.ca);
-    CheckReadable(&reader, JsonPath().Key("policy").Key("file"), config.policy.file);
+    if (!config.policy.file.empty()) {
+      CheckReadable(&reader, JsonPath().Key("policy").Key("file"), config.policy.file);
+    }
   }
   if (absl::Status status = reader.Finish(); !status.ok()) return status;
   return config;

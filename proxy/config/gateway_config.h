@@ -36,6 +36,7 @@ struct IdentityConfig {
 
 struct TunnelConfig {
   Endpoint listen;                 // where peers' lanes connect; port may be 0 in tests
+  std::optional<Endpoint> advertise;  // where peers should dial it (told to the controller)
   uint32_t lanes = 0;              // 0 = one per core (resolved at start)
   Duration idle_timeout{60'000};   // tear a tunnel down after this long with no flows
   Duration handshake_timeout{10'000};
@@ -60,7 +61,15 @@ struct ServiceConfig {
 };
 
 struct PolicyConfig {
-  std::string file;     // the SFT; SIGHUP reloads it
+  std::string file;     // the SFT; SIGHUP reloads it ("" with a controller)
+};
+
+// ControllerLinkConfig: where the gateway takes its policy and its peers
+// from when a controller manages it (docs/controller.md).
+struct ControllerLinkConfig {
+  Endpoint address;                 // the controller's API; a name is resolved
+  std::string name = "controller";  // the name its certificate must carry
+  friend bool operator==(const ControllerLinkConfig&, const ControllerLinkConfig&) = default;
 };
 
 struct AdminConfig {
@@ -88,7 +97,9 @@ struct GatewayConfig {
   TunnelConfig tunnel;
   std::vector<PeerConfig> peers;
   std::vector<ServiceConfig> services;
-  PolicyConfig policy;
+  PolicyConfig policy;                             // either a policy file...
+  std::optional<ControllerLinkConfig> controller;  // ...or a controller
+  std::string state_dir;  // what must survive a restart (the controller's last policy)
   AdminConfig admin;
   LimitsConfig limits;
   LogConfig log;

@@ -227,6 +227,13 @@ ssl_verify_result_t VerifyPeer(SSL* ssl, uint8_t* out_alert) {
                     absl::StrCat("peer ", *name, " refused: ", accepted.message()));
     }
   }
+  if (state->context->options().check_certificate) {
+    absl::Status accepted = state->context->options().check_certificate(leaf.get());
+    if (!accepted.ok()) {
+      return Refuse(ssl, out_alert, SSL_AD_CERTIFICATE_REVOKED,
+                    absl::StrCat("peer ", *name, " refused: ", accepted.message()));
+    }
+  }
   return ssl_verify_ok;
 }
 

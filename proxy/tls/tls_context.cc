@@ -234,6 +234,12 @@ absl::Status CheckEstablished(SSL* ssl) {
     }
   }
   bssl::UniquePtr<X509> cert(SSL_get_peer_certificate(ssl));
+  if (state->context->options().check_certificate) {
+    absl::Status accepted = state->context->options().check_certificate(cert.get());
+    if (!accepted.ok()) {
+      return refuse(SSL_AD_CERTIFICATE_REVOKED, absl::StrCat("peer ", *name, " refused: ", accepted.message()));
+    }
+  }
   if (X509_cmp_current_time(X509_get0_notAfter(cert.get())) <= 0) {
     return refuse(SSL_AD_CERTIFICATE_EXPIRED,
                   absl::StrCat("peer certificate expired on ", pki::NotAfterText(cert.get())));

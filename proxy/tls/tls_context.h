@@ -95,6 +95,11 @@ struct TlsContextOptions {
   // thread, so it must be thread-safe. CheckEstablished asks it again after
   // a resumed handshake, where no certificate is verified.
   std::function<absl::Status(std::string_view peer_name)> accept_peer;
+  // check_certificate, if set, may refuse a verified peer certificate on
+  // either side (a revoked one: the controller's revocation list). OK
+  // accepts; an error refuses with its message as the reason. Called from
+  // any lane's thread; CheckEstablished calls it again after a resumption.
+  std::function<absl::Status(const X509* peer_cert)> check_certificate;
   // Client-side ticket cache; null makes a new one. Pass the old context's
   // cache to a rebuilt context to keep resuming across a reload.
   std::shared_ptr<TlsSessionCache> session_cache;

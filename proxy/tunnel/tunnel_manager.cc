@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include "absl/strings/match.h"
 #include "proxy/wire/frame_codec.h"
 #include "spdlog/spdlog.h"
 
@@ -391,6 +392,17 @@ void TunnelManager::UpdateConfig(std::shared_ptr<const GatewayConfig> config, st
   for (auto& tunnel : gone) {
     spdlog::info("reload: tunnel {} to {} closed: no longer a peer", tunnel->id(), tunnel->peer());
     tunnel->Close(CloseReason::kShutdown, tunnel->peer() + " is no longer a peer", true);
+  }
+}
+
+void TunnelManager::CloseTunnelsTo(const std::string& peer, const std::string& why) {
+  std::vector<std::shared_ptr<Tunnel>> gone;
+  for (auto& [id, tunnel] : tunnels_) {
+    if (absl::EqualsIgnoreCase(tunnel->peer(), peer)) gone.push_back(tunnel);
+  }
+  for (auto& tunnel : gone) {
+    spdlog::warn("tunnel {} to {} closed: {}", tunnel->id(), tunnel->peer(), why);
+    tunnel->Close(CloseReason::kShutdown, why, true);
   }
 }
 

@@ -35,6 +35,8 @@ class TunnelManager {
   void RecheckPolicy();
   // CloseAll closes every tunnel (shutdown).
   void CloseAll(const std::string& why);
+  // CloseTunnelsTo closes every tunnel to or from gateway `peer` (revoked).
+  void CloseTunnelsTo(const std::string& peer, const std::string& why);
   // DrainAll sends GOAWAY on every tunnel: no new flows, and each closes
   // once its last flow ends.
   void DrainAll();

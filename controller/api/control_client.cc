@@ -1,0 +1,151 @@
+#include "controller/api/control_client.h"
+
+#include <openssl/err.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace braid::controller {
+namespace {
+
+using proxy::kAsTuple;
+
+// Describe turns an I/O error into words; a TLS error carries BoringSSL's
+// reason ("CERTIFICATE_VERIFY_FAILED").
+std::string Describe(const boost::system::error_code& ec) {
+  if (ec == beast::error::timeout) return "timed out";
+  if (ec.category() == asio::error::get_ssl_category()) {
+    const char* reason = ERR_reason_error_string(static_cast<uint32_t>(ec.value()));
+    return absl::StrCat("TLS: ", reason != nullptr ? reason : ec.message());
+  }
+  return ec.message();
+}
+
+}  // namespace
+
+bool SplitHostPort(const std::string& address, std::string* host, std::string* port) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon + 1 == address.size()) return false;
+  *host = address.substr(0, colon);
+  *port = address.substr(colon + 1);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
+  return !host->empty();
+}
+
+ControlClient::ControlClient(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls,
+                             std::string address)
+    : executor_(std::move(executor)), tls_(std::move(tls)), address_(std::move(address)) {
+  SplitHostPort(address_, &host_, &port_);
+}
+
+ControlClient::~ControlClient() = default;
+
+void ControlClient::Close() {
+  if (!stream_) return;
+  boost::system::error_code ignored;
+  beast::get_lowest_layer(*stream_).socket().close(ignored);
+  stream_.reset();
+  buffer_.clear();
+}
+
+asio::awaitable<absl::Status> ControlClient::Connect() {
+  if (host_.empty()) co_return absl::InvalidArgumentError(absl::StrCat("controller address \"", address_,
+                                                                      "\" is not HOST:PORT"));
+  asio::ip::tcp::resolver resolver(executor_);
+  auto [rec, results] = co_await resolver.async_resolve(host_, port_, kAsTuple);
+  if (rec) co_return absl::UnavailableError(absl::StrCat("controller ", address_, ": cannot resolve: ", rec.message()));
+  auto stream = std::make_unique<Stream>(executor_, *tls_);
+  beast::get_lowest_layer(*stream).expires_after(std::chrono::seconds(10));
+  auto [cec, endpoint] = co_await beast::get_lowest_layer(*stream).async_connect(results, kAsTuple);
+  if (cec) co_return absl::UnavailableError(absl::StrCat("controller ", address_, ": cannot connect: ", Describe(cec)));
+  auto [hec] = co_await stream->async_handshake(asio::ssl::stream_base::client, kAsTuple);
+  if (hec) co_return absl::UnavailableError(absl::StrCat("controller ", address_, ": handshake failed: ", Describe(hec)));
+  stream_ = std::move(stream);
+  buffer_.clear();
+  co_return absl::OkStatus();
+}
+
+asio::awaitable<absl::StatusOr<ControlResponse>> ControlClient::Request(http::verb method, std::string target,
+                                                                        std::string body,
+                                                                        std::chrono::milliseconds timeout) {
+  // One retry: a kept-alive connection the server closed meanwhile fails
+  // the first write or read; a fresh connection then says whether the
+  // controller is really away.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const bool fresh = !stream_;
+    if (fresh) {
+      if (absl::Status s = co_await Connect(); !s.ok()) co_return s;
+    }
+    beast::get_lowest_layer(*stream_).expires_after(timeout);
+    http::request<http::string_body> req{method, target, 11};
+    req.set(http::field::host, host_);
+    req.set(http::field::user_agent, "braid");
+    if (!body.empty()) req.set(http::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    req.keep_alive(true);
+    auto [wec, written] = co_await http::async_write(*stream_, req, kAsTuple);
+    boost::system::error_code ec = wec;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(kMaxResponseBytes);
+    if (!ec) {
+      auto [rec, read] = co_await http::async_read(*stream_, buffer_, parser, kAsTuple);
+      ec = rec;
+    }
+    if (ec) {
+      Close();
+      if (ec == beast::error::timeout) {
+        co_return absl::DeadlineExceededError(absl::StrCat("controller ", address_, ": ", target, ": no answer within ",
+                                                           timeout.count(), "ms"));
+      }
+      if (!fresh) continue;
+      co_return absl::UnavailableError(absl::StrCat("controller ", address_, ": ", target, ": ", Describe(ec)));
+    }
+    http::response<http::string_body> res = parser.release();
+    if (!res.keep_alive()) Close();
+    co_return ControlResponse{res.result_int(), std::move(res.body())};
+  }
+  co_return absl::UnavailableError(absl::StrCat("controller ", address_, ": connection lost"));
+}
+
+absl::StatusOr<ControlResponse> RequestBlocking(std::shared_ptr<asio::ssl::context> tls, const std::string& address,
+                                                http::verb method, std::string target, std::string body,
+                                                std::chrono::milliseconds timeout) {
+  asio::io_context io;
+  ControlClient client(io.get_executor(), std::move(tls), address);
+  absl::StatusOr<ControlResponse> result = absl::UnknownError("not run");
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        result = co_await client.Request(method, std::move(target), std::move(body), timeout);
+        client.Close();
+      },
+      asio::detached);
+  io.run();
+  return result;
+}
+
+absl::Status ErrorFromResponse(const ControlResponse& response) {
+  if (response.status >= 200 && response.status < 300) return absl::OkStatus();
+  std::string text = response.body;
+  nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
+  if (body.is_object() && body.contains("error") && body["error"].is_string()) text = body["error"].get<std::string>();
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  switch (response.status) {
+    case 400:
+      return absl::InvalidArgumentError(text);
+    case 401:
+    case 403:
+      return absl::PermissionDeniedError(text);
+    case 404:
+      return absl::NotFoundError(text);
+    case 409:
+      return absl::FailedPreconditionError(text);
+    default:
+      return absl::UnavailableError(absl::StrCat("HTTP ", response.status, ": ", text));
+  }
+}
+
+}  // namespace braid::controller

@@ -1,0 +1,92 @@
+// ControlClient: one HTTPS connection to the controller's API, used by the
+// gateways (policy and fleet state, reports) and by braidctl.
+//
+// Request() sends one request and reads its response. The connection is
+// kept alive between requests and made again, with a new handshake, when
+// the previous one failed or the server closed it. Every request has a
+// deadline that covers connecting, the handshake, writing and reading, so a
+// controller that stops answering costs one timeout, never a hang.
+//
+// Responses are bounded (kMaxResponseBytes): a controller is trusted, but a
+// stranger answering at its address must not make a gateway buffer without
+// end.
+//
+// Threading: none inside; a client belongs to the executor it was made on,
+// and runs one request at a time.
+#ifndef BRAID_CONTROLLER_API_CONTROL_CLIENT_H_
+#define BRAID_CONTROLLER_API_CONTROL_CLIENT_H_
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "absl/status/statusor.h"
+#include "proxy/runtime/asio.h"
+
+namespace braid::controller {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+struct ControlResponse {
+  unsigned status = 0;
+  std::string body;
+};
+
+class ControlClient {
+ public:
+  static constexpr size_t kMaxResponseBytes = 16 << 20;
+
+  // `address` is "host:port" (a name, an IPv4 literal or "[v6]:port").
+  ControlClient(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls, std::string address);
+  ~ControlClient();
+
+  // Request sends `method target` with `body` (JSON, or nothing if empty).
+  // Returns the response whatever its status, or Unavailable naming the
+  // address and what failed (resolve, connect, TLS, I/O), or
+  // DeadlineExceeded when `timeout` passed first.
+  asio::awaitable<absl::StatusOr<ControlResponse>> Request(http::verb method, std::string target, std::string body,
+                                                           std::chrono::milliseconds timeout);
+
+  // Close drops the connection (the next request makes a new one).
+  void Close();
+
+  const std::string& address() const { return address_; }
+
+ private:
+  using Stream = beast::ssl_stream<beast::tcp_stream>;
+  asio::awaitable<absl::Status> Connect();
+
+  asio::any_io_executor executor_;
+  std::shared_ptr<asio::ssl::context> tls_;
+  std::string address_;
+  std::string host_;
+  std::string port_;
+  std::unique_ptr<Stream> stream_;
+  beast::flat_buffer buffer_;
+};
+
+// SplitHostPort splits "host:port" or "[v6]:port". Returns false if there is
+// no port.
+bool SplitHostPort(const std::string& address, std::string* host, std::string* port);
+
+// RunBlocking runs `request` on a private io_context until it finishes:
+// braidctl's way to make one call.
+absl::StatusOr<ControlResponse> RequestBlocking(std::shared_ptr<asio::ssl::context> tls, const std::string& address,
+                                                http::verb method, std::string target, std::string body,
+                                                std::chrono::milliseconds timeout);
+
+// ErrorFromResponse turns a non-2xx response into a status carrying the
+// server's error text ({"error": "..."} bodies), or OK for 2xx.
+absl::Status ErrorFromResponse(const ControlResponse& response);
+
+}  // namespace braid::controller
+
+#endif  // BRAID_CONTROLLER_API_CONTROL_CLIENT_H_

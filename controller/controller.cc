@@ -1,0 +1,74 @@
+#include "controller/controller.h"
+
+#include <csignal>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "pki/pem_files.h"
+#include "spdlog/spdlog.h"
+
+namespace braid::controller {
+
+Controller::~Controller() = default;
+
+absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(const ControllerConfig& config) {
+  std::unique_ptr<Controller> c(new Controller());
+  absl::StatusOr<pki::CertificateAuthority> ca = pki::CertificateAuthority::LoadFiles(config.ca_cert, config.ca_key);
+  if (!ca.ok()) return ca.status();
+  c->ca_.emplace(*std::move(ca));
+  absl::StatusOr<std::string> ca_pem = pki::ReadFile(config.ca_cert);
+  if (!ca_pem.ok()) return ca_pem.status();
+
+  absl::StatusOr<std::unique_ptr<FileStore>> store = FileStore::Open(config.state_dir);
+  if (!store.ok()) return store.status();
+  c->store_ = *std::move(store);
+  absl::StatusOr<std::unique_ptr<PolicyRegistry>> policies = PolicyRegistry::Load(*c->store_);
+  if (!policies.ok()) return policies.status();
+  c->policies_ = *std::move(policies);
+  absl::StatusOr<std::unique_ptr<GatewayRegistry>> gateways = GatewayRegistry::Load(*c->store_);
+  if (!gateways.ok()) return gateways.status();
+  c->gateways_ = *std::move(gateways);
+  c->enrollment_ = std::make_unique<Enrollment>(
+      *c->store_, *c->gateways_, *c->ca_, std::chrono::duration_cast<std::chrono::seconds>(config.token_ttl),
+      static_cast<int>(std::chrono::duration_cast<std::chrono::hours>(config.certificate_validity).count() / 24));
+
+  absl::StatusOr<std::shared_ptr<asio::ssl::context>> tls =
+      MakeServerTls(config.identity_cert, config.identity_key, config.ca_cert);
+  if (!tls.ok()) return tls.status();
+  ApiServerOptions options;
+  for (const std::string& admin : config.admins) options.admins.insert(absl::AsciiStrToLower(admin));
+  options.gateway_poll = std::chrono::duration_cast<std::chrono::milliseconds>(config.gateway_poll);
+  options.ca_pem = *std::move(ca_pem);
+  c->server_ = std::make_unique<ApiServer>(c->io_, *std::move(tls), std::move(options), *c->policies_,
+                                           *c->gateways_, *c->enrollment_);
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(config.listen.host, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("listen: ", config.listen.ToString(), ": ", ec.message()));
+  if (ec = c->server_->Listen(tcp::endpoint(address, config.listen.port)); ec) {
+    return absl::UnavailableError(absl::StrCat("listen: cannot listen on ", config.listen.ToString(), ": ", ec.message()));
+  }
+  const PolicyVersion* current = c->policies_->Current();
+  spdlog::info("controller: state in {}: policy version {}, {} gateways", config.state_dir,
+               current ? current->version : 0, c->gateways_->gateways().size());
+  return c;
+}
+
+int Controller::Run() {
+  const tcp::endpoint e = server_->local_endpoint();
+  spdlog::info("controller API on {}:{}", e.address().to_string(), e.port());
+  server_->Start();
+  asio::signal_set signals(io_, SIGTERM, SIGINT);
+  signals.async_wait([this](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping", signal);
+    server_->Stop();
+    // Let held polls answer before the loop stops.
+    auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(200));
+    timer->async_wait([this, timer](boost::system::error_code) { io_.stop(); });
+  });
+  io_.run();
+  spdlog::info("controller stopped");
+  return 0;
+}
+
+}  // namespace braid::controller

@@ -1,0 +1,49 @@
+// Controller: one braid-controller process. Opens the state directory,
+// loads the CA and every registry from it, and serves the API until SIGTERM
+// or SIGINT.
+//
+// Create() does everything that can fail (files, the state directory, the
+// port) before serving, so a bad config or a damaged state directory never
+// leaves a half-started controller. State is only ever changed through the
+// registries, each change one durable Store write, so SIGKILL at any moment
+// is safe: the next start reads what was last written.
+#ifndef BRAID_CONTROLLER_CONTROLLER_H_
+#define BRAID_CONTROLLER_CONTROLLER_H_
+
+#include <memory>
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "controller/config/controller_config.h"
+#include "controller/enrollment/enrollment.h"
+#include "controller/registry/gateway_registry.h"
+#include "controller/registry/policy_registry.h"
+#include "controller/server/api_server.h"
+#include "controller/store/file_store.h"
+#include "pki/certificate_authority.h"
+
+namespace braid::controller {
+
+class Controller {
+ public:
+  static absl::StatusOr<std::unique_ptr<Controller>> Create(const ControllerConfig& config);
+  ~Controller();
+
+  // Run serves until a stop signal. Returns the process exit code.
+  int Run();
+
+ private:
+  Controller() = default;
+
+  asio::io_context io_{1};
+  std::unique_ptr<FileStore> store_;
+  std::optional<pki::CertificateAuthority> ca_;
+  std::unique_ptr<PolicyRegistry> policies_;
+  std::unique_ptr<GatewayRegistry> gateways_;
+  std::unique_ptr<Enrollment> enrollment_;
+  std::unique_ptr<ApiServer> server_;
+};
+
+}  // namespace braid::controller
+
+#endif  // BRAID_CONTROLLER_CONTROLLER_H_

@@ -1,0 +1,88 @@
+// ControllerLink: a managed gateway's connection to its controller.
+//
+// One coroutine on the control worker does, for as long as the gateway
+// runs:
+//   1. POST /v1/gateway/report: what the gateway runs (policy version and
+//      whether the last push was refused, tunnels, flows, bytes, rule hits);
+//   2. GET /v1/gateway/state?known=ETAG: a long poll that the controller
+//      answers as soon as the gateway's state differs from ETAG (a new
+//      policy version, a peer that moved, a revocation);
+//   3. if the state is new: apply it (Hooks::apply, all or nothing), and
+//      keep it in the state directory (Store key "controller/state") so
+//      that a restart while the controller is away starts from it;
+// and around again, so every change is reported right after it is applied.
+//
+// Never fail open: when the controller is away nothing changes; the gateway
+// goes on enforcing the last state it applied, and the link tries again
+// with exponential backoff (0.5 s doubling to 30 s, with jitter so a fleet
+// does not return in step). A state that does not parse, or that the
+// gateway refuses (a policy its engine rejects), is not applied; the
+// refusal is reported with its reason and the old state stays.
+//
+// Threading: everything runs on the control worker.
+#ifndef BRAID_PROXY_CONTROL_CONTROLLER_LINK_H_
+#define BRAID_PROXY_CONTROL_CONTROLLER_LINK_H_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "controller/api/control_client.h"
+#include "controller/api/gateway_api.h"
+#include "controller/store/store.h"
+#include "proxy/runtime/asio.h"
+
+namespace braid::proxy {
+
+class ControllerLink {
+ public:
+  struct Hooks {
+    // apply installs a new state; an error refuses it (nothing changed).
+    std::function<absl::Status(const controller::GatewayState&)> apply;
+    // report describes the gateway now.
+    std::function<controller::GatewayReport()> report;
+  };
+
+  static constexpr std::chrono::milliseconds kMinBackoff{500};
+  static constexpr std::chrono::milliseconds kMaxBackoff{30'000};
+  // The controller holds a poll at most 120 s (its gateway_poll); a poll
+  // with no answer well after that means the connection is gone.
+  static constexpr std::chrono::milliseconds kPollTimeout{135'000};
+  static constexpr std::chrono::milliseconds kRequestTimeout{10'000};
+
+  // `cache` is the gateway's state directory store; it must outlive the
+  // link. `known_etag` is the etag of the state applied at start (cached),
+  // "" for none.
+  ControllerLink(asio::io_context& control, std::shared_ptr<asio::ssl::context> tls, std::string address,
+                 controller::Store& cache, Hooks hooks, std::string known_etag);
+
+  void Start();
+  void Stop();
+
+  // LoadCached returns the state the last apply saved, NotFound if there
+  // is none, DataLoss if it does not parse.
+  static absl::StatusOr<controller::GatewayState> LoadCached(controller::Store& cache);
+
+ private:
+  asio::awaitable<void> Run();
+  asio::awaitable<void> Backoff();
+  void Save(const controller::GatewayState& state);
+
+  asio::io_context& control_;
+  controller::ControlClient client_;
+  controller::Store& cache_;
+  Hooks hooks_;
+  std::string known_etag_;
+  std::chrono::milliseconds backoff_{kMinBackoff};
+  bool reachable_ = true;  // for logging each outage once
+  std::string last_error_;
+  std::string policy_error_;
+  bool stopped_ = false;
+  asio::steady_timer timer_;
+};
+
+}  // namespace braid::proxy
+
+#endif  // BRAID_PROXY_CONTROL_CONTROLLER_LINK_H_
