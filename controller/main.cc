@@ -30,8 +30,8 @@ int main(int argc, char** argv) {
     std::cerr << config.status().message() << "\n";
     return 1;
   }
-  braid::proxy::ConfigureLogging(spdlog::level::from_str(log_level.empty() ? config->log_level : log_level),
-                                 config->log_json);
+  braid::proxy::ConfigureLogging(spdlog::level::from_str(log_level.empty() ? config->log.level : log_level),
+                                 config->log.json);
   if (check) {
     // Everything Create() reads, without binding the port or touching the
     // state directory.

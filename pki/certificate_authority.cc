@@ -50,7 +50,7 @@ absl::StatusOr<std::string> MakeCsrPem(EVP_PKEY* key, std::string_view name) {
   bssl::UniquePtr<X509_NAME> subject(X509_NAME_new());
   if (req == nullptr || subject == nullptr ||
       !X509_NAME_add_entry_by_txt(subject.get(), "CN", MBSTRING_UTF8, reinterpret_cast<const uint8_t*>(name.data()),
-                                  static_cast<ossl_ssize_t>(name.size()), -1, 0) ||
+                                  static_cast<int>(name.size()), -1, 0) ||
       !X509_REQ_set_subject_name(req.get(), subject.get()) || !X509_REQ_set_pubkey(req.get(), key) ||
       !X509_REQ_sign(req.get(), key, EVP_sha256())) {
     return BoringSslError("cannot make the certificate signing request");

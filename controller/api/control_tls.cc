@@ -56,7 +56,7 @@ absl::Status UseIdentity(SSL_CTX* ctx, const std::string& cert_file, const std::
 }
 
 // TrustOnly makes `ca_pem`'s certificates the context's only trust anchors.
-absl::Status TrustOnly(SSL_CTX* ctx, std::string_view ca_pem, std::string_view what) {
+absl::Status TrustOnly(SSL_CTX* ctx, std::string_view ca_pem, const std::string& what) {
   absl::StatusOr<std::vector<bssl::UniquePtr<X509>>> cas = pki::CertificatesFromPem(ca_pem);
   if (!cas.ok() || cas->empty()) return absl::InvalidArgumentError(absl::StrCat(what, ": no CA certificate"));
   bssl::UniquePtr<X509_STORE> store(X509_STORE_new());

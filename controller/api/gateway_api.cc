@@ -29,14 +29,14 @@ absl::StatusOr<GatewayState> ParseGatewayState(std::string_view text) {
   state.policy_text = f.String("policy");
   const nlohmann::json& peers = f.Array("peers");
   for (size_t i = 0; f.ok() && i < peers.size(); ++i) {
-    JsonFields p(peers[i], absl::StrCat("gateway state: peers[", i, "]"));
+    JsonFields p(&peers[i], absl::StrCat("gateway state: peers[", i, "]"));
     FleetPeer peer{p.String("name"), p.String("address")};
     if (absl::Status s = p.Finish(); !s.ok()) return s;
     state.peers.push_back(std::move(peer));
   }
   const nlohmann::json& revoked = f.Array("revoked");
   for (size_t i = 0; f.ok() && i < revoked.size(); ++i) {
-    JsonFields r(revoked[i], absl::StrCat("gateway state: revoked[", i, "]"));
+    JsonFields r(&revoked[i], absl::StrCat("gateway state: revoked[", i, "]"));
     RevokedGateway gone{r.String("name"), {}};
     for (const nlohmann::json& serial : r.Array("serials")) {
       if (!serial.is_string()) {

@@ -34,7 +34,7 @@ JsonFields::JsonFields(std::string_view text, std::string what) : what_(std::mov
   if (!value_->is_object()) Fail(absl::StrCat("expected an object, got ", sft::JsonTypeName(*value_)));
 }
 
-JsonFields::JsonFields(const json& value, std::string what) : value_(&value), what_(std::move(what)) {
+JsonFields::JsonFields(const json* value, std::string what) : value_(value), what_(std::move(what)) {
   if (!value_->is_object()) Fail(absl::StrCat("expected an object, got ", sft::JsonTypeName(*value_)));
 }
 

@@ -30,8 +30,9 @@ class JsonFields {
 
   // Parses `text` (duplicate keys refused) and expects an object.
   JsonFields(std::string_view text, std::string what);
-  // Reads an already parsed value, e.g. an element of an array.
-  JsonFields(const json& value, std::string what);
+  // Reads an already parsed value, e.g. an element of an array; `value`
+  // must outlive the reader.
+  JsonFields(const json* value, std::string what);
 
   std::string String(const std::string& key, bool required = true);
   uint64_t Uint(const std::string& key, bool required = true);

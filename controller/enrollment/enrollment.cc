@@ -12,7 +12,7 @@
 namespace braid::controller {
 namespace {
 
-constexpr std::string_view kPrefix = "tokens/";
+constexpr char kPrefix[] = "tokens/";
 
 std::string Rfc3339(std::time_t t) {
   std::tm tm{};
@@ -56,7 +56,7 @@ absl::StatusOr<EnrolledGateway> Enrollment::Enroll(const std::string& token_text
     return absl::PermissionDeniedError("token not valid: unknown, already used, or revoked");
   }
   if (!record.ok()) return record.status();
-  JsonFields f(*record, key);
+  JsonFields f(std::string_view(*record), key);
   const std::string name = f.String("name");
   f.String("created_at");
   const uint64_t expires = f.Uint("expires");

@@ -8,7 +8,7 @@
 namespace braid::controller {
 namespace {
 
-constexpr std::string_view kPrefix = "gateways/";
+constexpr char kPrefix[] = "gateways/";
 
 std::set<std::string> ReadSerials(JsonFields& f, const std::string& key) {
   std::set<std::string> out;
@@ -34,7 +34,7 @@ absl::StatusOr<std::unique_ptr<GatewayRegistry>> GatewayRegistry::Load(Store& st
     absl::StatusOr<std::string> text = store.Get(key);
     if (!text.ok()) return text.status();
     GatewayRecord g;
-    JsonFields f(*text, key);
+    JsonFields f(std::string_view(*text), key);
     g.name = f.String("name");
     g.serials = ReadSerials(f, "serials");
     g.revoked_serials = ReadSerials(f, "revoked_serials");

@@ -11,7 +11,7 @@
 namespace braid::controller {
 namespace {
 
-constexpr std::string_view kPrefix = "policy/v";
+constexpr char kPrefix[] = "policy/v";
 
 std::string VersionKey(uint64_t version) { return absl::StrFormat("policy/v%010d", version); }
 
@@ -44,7 +44,7 @@ absl::StatusOr<std::unique_ptr<PolicyRegistry>> PolicyRegistry::Load(controller:
     absl::StatusOr<std::string> record = store.Get(key);
     if (!record.ok()) return record.status();
     PolicyVersion v;
-    JsonFields f(*record, key);
+    JsonFields f(std::string_view(*record), key);
     v.version = f.Uint("version");
     v.text = f.String("text");
     v.created_at = f.String("created_at");

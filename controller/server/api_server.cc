@@ -10,7 +10,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "controller/api/gateway_api.h"
 #include "controller/api/json_fields.h"
 #include "proxy/config/gateway_config.h"
@@ -25,23 +24,23 @@ using proxy::kAsTuple;
 using json = nlohmann::json;
 using Response = ApiServer::Response;
 
-Response Error(unsigned status, std::string_view message) {
-  return {status, json{{"error", std::string(message)}}.dump() + "\n"};
+Response Error(unsigned status, const std::string& message) {
+  return {status, json{{"error", message}}.dump() + "\n"};
 }
 
 Response FromStatus(const absl::Status& s) {
   switch (s.code()) {
     case absl::StatusCode::kInvalidArgument:
-      return Error(400, s.message());
+      return Error(400, std::string(s.message()));
     case absl::StatusCode::kPermissionDenied:
-      return Error(403, s.message());
+      return Error(403, std::string(s.message()));
     case absl::StatusCode::kNotFound:
-      return Error(404, s.message());
+      return Error(404, std::string(s.message()));
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kFailedPrecondition:
-      return Error(409, s.message());
+      return Error(409, std::string(s.message()));
     default:
-      return Error(500, s.message());
+      return Error(500, std::string(s.message()));
   }
 }
 
@@ -49,9 +48,13 @@ Response Ok(const json& body) { return {200, body.dump(2) + "\n"}; }
 
 // QueryValue returns the value of `key` in "a=1&b=2", or nullopt.
 std::optional<std::string> QueryValue(std::string_view query, std::string_view key) {
-  for (std::string_view part : absl::StrSplit(query, '&')) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view part = query.substr(0, amp);
     const size_t eq = part.find('=');
     if (part.substr(0, eq) == key) return std::string(eq == std::string_view::npos ? "" : part.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
   }
   return std::nullopt;
 }
@@ -60,7 +63,7 @@ std::string Etag(const json& state) {
   const std::string text = state.dump();
   uint8_t digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const uint8_t*>(text.data()), text.size(), digest);
-  return absl::BytesToHexString(std::string_view(reinterpret_cast<const char*>(digest), 12));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), 12));
 }
 
 json DiffJson(const ApplyResult& r) {
@@ -218,7 +221,7 @@ Response ApiServer::HandleEnroll(const Request& req) {
     return Ok({{"ca", options_.ca_pem}});
   }
   if (req.method != "POST") return Error(405, "use POST");
-  JsonFields f(req.body, "enroll");
+  JsonFields f(std::string_view(req.body), "enroll");
   const std::string token = f.String("token");
   const std::string csr = f.String("csr");
   if (absl::Status s = f.Finish(); !s.ok()) return FromStatus(s);
@@ -290,7 +293,7 @@ Response ApiServer::HandleAdmin(const Request& req) {
   const std::string& by = req.peer->name;
   if (req.path == "/v1/tokens") {
     if (req.method != "POST") return Error(405, "use POST");
-    JsonFields f(req.body, "token request");
+    JsonFields f(std::string_view(req.body), "token request");
     const std::string name = f.String("name");
     const std::string ttl_text = f.String("ttl", false);
     if (absl::Status s = f.Finish(); !s.ok()) return FromStatus(s);
@@ -311,7 +314,7 @@ Response ApiServer::HandleAdmin(const Request& req) {
   }
   if (req.path == "/v1/gateways/revoke") {
     if (req.method != "POST") return Error(405, "use POST");
-    JsonFields f(req.body, "revoke request");
+    JsonFields f(std::string_view(req.body), "revoke request");
     const std::string name = f.String("name");
     if (absl::Status s = f.Finish(); !s.ok()) return FromStatus(s);
     if (absl::Status s = enrollment_.RevokeTokens(name); !s.ok()) return FromStatus(s);
@@ -334,7 +337,7 @@ Response ApiServer::HandleAdmin(const Request& req) {
       return Ok(PolicyRegistry::VersionToJson(*p, true));
     }
     if (req.method != "POST") return Error(405, "use GET or POST");
-    JsonFields f(req.body, "apply request");
+    JsonFields f(std::string_view(req.body), "apply request");
     const std::string text = f.String("text");
     const bool dry_run = f.Bool("dry_run", false);
     if (absl::Status s = f.Finish(); !s.ok()) return FromStatus(s);
@@ -354,7 +357,7 @@ Response ApiServer::HandleAdmin(const Request& req) {
   }
   if (req.path == "/v1/policy/rollback") {
     if (req.method != "POST") return Error(405, "use POST");
-    JsonFields f(req.body, "rollback request");
+    JsonFields f(std::string_view(req.body), "rollback request");
     const uint64_t version = f.Uint("version");
     if (absl::Status s = f.Finish(); !s.ok()) return FromStatus(s);
     absl::StatusOr<ApplyResult> result = policies_.Rollback(version, by);
