@@ -151,8 +151,10 @@ controller::GatewayReport Gateway::Report() const {
   metrics_.peer_bytes.ForEach([&](const std::vector<std::string>& labels, const Counter& c) {
     (labels[1] == "sent" ? r.bytes_sent : r.bytes_received) += c.value();
   });
-  metrics_.sft_decisions.ForEach(
-      [&](const std::vector<std::string>& labels, const Counter& c) { r.rule_hits[labels[2]] += c.value(); });
+  // The default action is counted under rule "" here, "default" there.
+  metrics_.sft_decisions.ForEach([&](const std::vector<std::string>& labels, const Counter& c) {
+    r.rule_hits[labels[2].empty() ? "default" : labels[2]] += c.value();
+  });
   return r;
 }
 

@@ -79,13 +79,21 @@ void ServiceListener::Admit(tcp::socket host) {
   const bool permit = decision.action == Action::kPermit;
   metrics.sft_decisions.With({"ingress", permit ? "permit" : "deny", rule}).Add();
   std::string why;
-  if (permit && tunnels_.limits().TryAdmit(key.src, &why)) {
+  // A managed gateway learns its peers' addresses from the controller; until
+  // it has, a flow to such a peer has nowhere to go.
+  const bool routable = tunnels_.KnowsPeer(service_.peer);
+  if (permit && !routable) {
+    why = "no address known for peer " + service_.peer + " (not configured, and not told by the controller yet)";
+  }
+  if (permit && routable && tunnels_.limits().TryAdmit(key.src, &why)) {
     tunnels_.CarryFlow(std::move(host), std::move(key), service_, std::move(rule));
     return;
   }
   // Refused here: the host sees a reset at once, and the refusal is a
   // finished flow like any other (logged and counted), with no tunnel.
-  const CloseReason reason = permit ? CloseReason::kLimit : CloseReason::kDeniedIngress;
+  const CloseReason reason = !permit ? CloseReason::kDeniedIngress
+                             : routable ? CloseReason::kLimit
+                                        : CloseReason::kTunnelLost;
   if (!permit) {
     spdlog::warn("service {}: connection from {} to {} denied by rule {}", service_.name, src,
                  service_.target.ToString(), rule.empty() ? "(default)" : rule);

@@ -45,6 +45,8 @@ class TunnelManager {
   // to a gateway no longer among the peers are closed.
   void UpdateConfig(std::shared_ptr<const GatewayConfig> config, std::shared_ptr<const TlsContext> tls);
   size_t tunnel_count() const { return tunnels_.size(); }
+  // KnowsPeer: whether the running config says where gateway `name` is.
+  bool KnowsPeer(const std::string& name) const { return env_.config->FindPeer(name) != nullptr; }
   FlowLimits& limits() { return limits_; }
   GatewayMetrics& metrics() { return *env_.metrics; }
   // ForEachTunnel calls f(const Tunnel&) for every live tunnel.
