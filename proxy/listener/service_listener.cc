@@ -37,7 +37,8 @@ void ServiceListener::Stop() {
 
 asio::awaitable<void> ServiceListener::AcceptLoop() {
   while (acceptor_.is_open()) {
-    auto [ec, host] = co_await acceptor_.async_accept(kAsTuple);
+    tcp::endpoint remote;
+    auto [ec, host] = co_await acceptor_.async_accept(remote, kAsTuple);
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) {
       spdlog::warn("service {}: accept: {}", service_.name, ec.message());
@@ -45,14 +46,29 @@ asio::awaitable<void> ServiceListener::AcceptLoop() {
       co_await pause.async_wait(kAsTuple);
       continue;
     }
-    Admit(std::move(host));
+    Admit(std::move(host), remote);
   }
 }
 
-void ServiceListener::Admit(tcp::socket host) {
+void ServiceListener::Admit(tcp::socket host, const tcp::endpoint& remote) {
   boost::system::error_code ec;
-  const tcp::endpoint remote = host.remote_endpoint(ec);
-  if (ec) return;  // already gone
+  const std::string src = remote.address().to_string() + ":" + std::to_string(remote.port());
+  GatewayMetrics& metrics = tunnels_.metrics();
+  if (host.remote_endpoint(ec); ec) {
+    // The host reset the connection before we got to it (a connect storm
+    // does that by the thousand): no flow, but still an ended connection,
+    // logged and counted like any other, or it would vanish from both.
+    host.close(ec);
+    WriteAccessLog(AccessRecord{.side = "ingress",
+                                .source = src,
+                                .target = service_.target.ToString(),
+                                .peer = service_.peer,
+                                .reason = CloseReason::kHostReset,
+                                .rule = "",
+                                .detail = "reset before it was admitted"});
+    metrics.flows_ended.With({"ingress", std::string(CloseReasonName(CloseReason::kHostReset)), ""}).Add();
+    return;
+  }
   FlowKey key;
   key.src = *IpAddress::Parse(remote.address().to_string());
   key.src_port = remote.port();
@@ -74,8 +90,6 @@ void ServiceListener::Admit(tcp::socket host) {
     decision = policy->DecideAnyDst(key);
     rule = policy->table ? policy->table->RuleId(decision) : "";
   }
-  const std::string src = remote.address().to_string() + ":" + std::to_string(remote.port());
-  GatewayMetrics& metrics = tunnels_.metrics();
   const bool permit = decision.action == Action::kPermit;
   metrics.sft_decisions.With({"ingress", permit ? "permit" : "deny", rule}).Add();
   std::string why;

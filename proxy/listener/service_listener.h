@@ -32,7 +32,11 @@ class ServiceListener {
 
  private:
   asio::awaitable<void> AcceptLoop();
-  void Admit(tcp::socket host);
+  // Admit checks a new connection from `remote` (the address accept()
+  // returned: a connection reset while it waited in the accept queue has no
+  // peer address left to ask for) and carries it, refuses it, or, if the
+  // host has already reset it, logs and counts it as host_reset.
+  void Admit(tcp::socket host, const tcp::endpoint& remote);
 
   asio::io_context& control_;
   ServiceConfig service_;

@@ -31,47 +31,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct HttpReply {
-  int status = 0;  // 0: no answer
-  std::string body;
-};
-
-// HttpGet sends one HTTP/1.0 GET to 127.0.0.1:port (the server closes
-// after answering) and returns the status and body.
-HttpReply HttpGet(uint16_t port, const std::string& path) {
-  HttpReply reply;
-  int error = 0;
-  Socket s = Connect(port, After(Millis(5'000)), &error);
-  if (!s.valid()) return reply;
-  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  if (::send(s.fd(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return reply;
-  std::string raw;
-  char buf[16384];
-  const Deadline deadline = After(Millis(5'000));
-  while (WaitReadable(s, deadline)) {
-    const ssize_t n = ::recv(s.fd(), buf, sizeof(buf), 0);
-    if (n <= 0) break;
-    raw.append(buf, static_cast<size_t>(n));
-  }
-  const size_t sp = raw.find(' ');
-  const size_t end = raw.find("\r\n\r\n");
-  if (sp == std::string::npos || end == std::string::npos) return reply;
-  reply.status = std::atoi(raw.c_str() + sp + 1);
-  reply.body = raw.substr(end + 4);
-  return reply;
-}
-
-// Metric reads one series' value from a /metrics body ("name{labels}"
-// exactly as rendered); -1 when absent.
-double Metric(const std::string& body, const std::string& series) {
-  std::istringstream in(body);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
-}
-
 // RunCommand runs argv to its end (30 s at most), with stdout and stderr
 // in *out; returns its exit status, -1 if it did not exit normally.
 int RunCommand(const std::vector<std::string>& argv, std::string* out, const std::string& scratch) {
@@ -96,14 +55,6 @@ bool WaitAccepted(const TcpServer& server, int count, Deadline deadline) {
   return true;
 }
 
-uint16_t AdminPort(GatewayProcess& gw) {
-  if (!gw.WaitForLog("admin endpoint on 127.0.0.1:", Millis(10'000))) return 0;
-  std::smatch m;
-  const std::string log = gw.Log();
-  static const std::regex kLine(R"(admin endpoint on 127\.0\.0\.1:(\d+))");
-  return std::regex_search(log, m, kLine) ? static_cast<uint16_t>(std::stoi(m[1])) : 0;
-}
-
 class GatewayAdminTest : public GatewayPairTest {
  protected:
   // StartPairWithAdmin starts the pair with an admin endpoint on each.
@@ -113,8 +64,8 @@ class GatewayAdminTest : public GatewayPairTest {
       cloud["admin"] = {{"listen", "127.0.0.1:0"}};
       if (more) more(onprem, cloud);
     }));
-    onprem_admin_ = AdminPort(*onprem_);
-    cloud_admin_ = AdminPort(*cloud_);
+    onprem_admin_ = onprem_->AdminPort();
+    cloud_admin_ = cloud_->AdminPort();
     ASSERT_NE(onprem_admin_, 0);
     ASSERT_NE(cloud_admin_, 0);
   }

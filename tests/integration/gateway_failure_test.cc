@@ -6,7 +6,17 @@
 //   - one lane's TCP connection is reset (as `ss -K` would), through a
 //     relay between the gateways: intact data or a reset on both hosts;
 //   - one lane goes silent (a black hole: nothing lost on either socket,
-//     nothing delivered): the keepalive timeout must declare it dead.
+//     nothing delivered): the keepalive timeout must declare it dead;
+//   - one lane stalls for less than the keepalive timeout and resumes: the
+//     flow arrives whole and ends cleanly, not as a false lane death;
+//   - the peer gateway is frozen (SIGSTOP) with flows running both ways:
+//     the other gateway's memory stays within its flows' windows, keepalive
+//     resets every flow within its timeout, and once the peer is resumed
+//     (SIGCONT) it resets its side too and carries new flows.
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <cstring>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -164,6 +174,194 @@ TEST_F(GatewayFailureTest, SilentLaneIsDeclaredDeadAndFlowsReset) {
   EXPECT_EQ(got.end, StreamEnd::kReset) << StreamEndName(got.end);
   // Either end may notice first; at least one says why.
   EXPECT_GE(onprem_->CountInLog("keepalive timeout") + cloud_->CountInLog("keepalive timeout"), 1);
+}
+
+// Lane 1 stops delivering in both directions for 2 s (its TCP connections
+// stay up), then goes on from where it stopped, while keepalive_timeout is
+// 5 s: a stall shorter than the timeout is not a lane death. The flow may
+// pause (its frames on lane 1 hold back in-order delivery until the lane
+// moves again) but must arrive whole, in order, with a clean end.
+TEST_F(GatewayFailureTest, LaneStalledShorterThanKeepaliveTimeoutLosesNothing) {
+  constexpr uint64_t kSeed = 0x57a1, kSize = 96 * kMiB;
+  constexpr Millis kStall(2'000);
+  Collector<ReceiveResult> received;
+  std::atomic<uint64_t> progress{0};
+  TcpServer sink(DrainHandler(&received, Millis(60'000), kSeed, &progress));
+  StartWithRelay(sink.port(), [](nlohmann::json& onprem, nlohmann::json& cloud) {
+    for (nlohmann::json* c : {&onprem, &cloud}) {
+      (*c)["tunnel"]["keepalive_interval"] = "1s";
+      (*c)["tunnel"]["keepalive_timeout"] = "5s";
+    }
+  });
+  ASSERT_FALSE(HasFatalFailure());
+
+  OneWayResult r;
+  std::thread source([&] { r = SendAndClose(service_port(), kSeed, kSize, Millis(60'000)); });
+  const bool flowing = WaitAtLeast(progress, 16 * kMiB, After(Millis(20'000)));
+  const bool lanes_up = relay_->WaitForConnections(2, After(Millis(10'000)));
+  uint64_t stalled_at = 0, forwarded_before = 0, forwarded_after = 0;
+  if (flowing && lanes_up) {
+    relay_->Blackhole(1);
+    forwarded_before = relay_->forwarded(1);
+    stalled_at = progress.load();
+    std::this_thread::sleep_for(kStall);  // the stall itself, not a wait for a condition
+    forwarded_after = relay_->forwarded(1);
+    relay_->Resume(1);
+  }
+  source.join();
+  ASSERT_TRUE(flowing && lanes_up) << "transfer or lanes never came up";
+  EXPECT_EQ(forwarded_after, forwarded_before) << "the black hole forwarded bytes: the stall did not happen";
+  EXPECT_LT(stalled_at, kSize) << "the transfer ended before the stall: make it larger";
+
+  ASSERT_TRUE(received.WaitFor(1, After(Millis(10'000))));
+  const ReceiveResult got = received.Values()[0];
+  EXPECT_EQ(got.end, StreamEnd::kEof) << StreamEndName(got.end);
+  EXPECT_EQ(got.bytes, kSize);
+  EXPECT_TRUE(got.pattern_ok) << "corrupted at " << got.first_bad;
+  EXPECT_EQ(got.sha256, r.sent.sha256);
+  EXPECT_EQ(r.reply.end, StreamEnd::kEof) << DescribeOneWay(r);
+  ASSERT_TRUE(onprem_->WaitForFlows(1, Millis(10'000)));
+  EXPECT_EQ(onprem_->Flows()[0].end, "completed");
+  EXPECT_EQ(onprem_->CountInLog("keepalive timeout") + cloud_->CountInLog("keepalive timeout"), 0);
+  std::cerr << "lane 1 stalled for " << kStall.count() << " ms after " << stalled_at / kMiB
+            << " MiB had arrived; the flow finished whole\n";
+}
+
+// gw-cloud is frozen (SIGSTOP) while an upload and a download run through
+// the pair: its sockets stay open, it reads and answers nothing. gw-onprem
+// must
+//   - keep its memory within what its flows' windows allow (the sources
+//     keep pushing; credit must stop them),
+//   - reset both flows' sources within keepalive_timeout (plus one check
+//     tick and scheduling slack), never end them cleanly,
+// and once gw-cloud is resumed (SIGCONT) it must reset its own side of the
+// flows (the destinations see resets, with a correct prefix before them)
+// and carry a new flow, both ways, intact.
+TEST_F(GatewayFailureTest, FrozenPeerIsDetectedByKeepaliveAndServesAgainAfterResume) {
+  constexpr uint64_t kUp = 0xf0, kDown = 0xf1;
+  constexpr uint64_t kWindow = 4 * kMiB;  // flow_window_bytes, set explicitly below
+  constexpr int kLanes = 2;
+  constexpr Millis kInterval(1'000), kTimeout(3'000);
+  // The lane checks for silence every interval / 4 (Lane::KeepaliveLoop);
+  // beyond that only scheduling on a loaded 2-core machine.
+  constexpr Millis kDetectBound = kTimeout + kInterval / 4 + Millis(2'000);
+  Collector<ReceiveResult> uploads;
+  std::atomic<uint64_t> up_progress{0};
+  Collector<SendResult> downloads_sent;
+  TcpServer sink([&](Socket& s) {
+    // The first byte says which flow this is: 'u' upload, 'd' download.
+    char kind = 0;
+    if (!ReceiveExact(s, &kind, 1, After(Millis(10'000)))) return;
+    if (kind == 'u') {
+      const uint64_t seed = kUp;
+      uploads.Add(ReceiveAll(s, After(Millis(60'000)), &seed, &up_progress));
+    } else {
+      SendOptions options;
+      options.seed = kDown;
+      options.size = UINT64_MAX;
+      downloads_sent.Add(SendPattern(s, options, After(Millis(60'000))));
+    }
+  });
+  ASSERT_TRUE(StartPair(sink.port(), [&](nlohmann::json& onprem, nlohmann::json& cloud) {
+    for (nlohmann::json* c : {&onprem, &cloud}) {
+      (*c)["tunnel"]["lanes"] = kLanes;
+      (*c)["tunnel"]["flow_window_bytes"] = kWindow;
+      (*c)["tunnel"]["keepalive_interval"] = "1s";
+      (*c)["tunnel"]["keepalive_timeout"] = "3s";
+    }
+  }));
+  const long onprem_base = onprem_->RssKiB().value_or(0);
+
+  // The upload: the source pushes without end.
+  Socket up = Connect(service_port(), After(Millis(10'000)));
+  ASSERT_TRUE(up.valid());
+  ASSERT_EQ(::send(up.fd(), "u", 1, MSG_NOSIGNAL), 1);
+  SendResult up_sent;
+  Deadline up_reset_at{};
+  std::thread up_thread([&] {
+    SendOptions options;
+    options.seed = kUp;
+    options.size = UINT64_MAX;
+    up_sent = SendPattern(up, options, After(Millis(30'000)));
+    up_reset_at = Clock::now();
+  });
+  // The download: the source reads what the destination pushes.
+  Socket down = Connect(service_port(), After(Millis(10'000)));
+  ASSERT_TRUE(down.valid());
+  ASSERT_EQ(::send(down.fd(), "d", 1, MSG_NOSIGNAL), 1);
+  std::atomic<uint64_t> down_progress{0};
+  ReceiveResult down_got;
+  Deadline down_reset_at{};
+  std::thread down_thread([&] {
+    const uint64_t seed = kDown;
+    down_got = ReceiveAll(down, After(Millis(30'000)), &seed, &down_progress);
+    down_reset_at = Clock::now();
+  });
+
+  const bool flowing = WaitAtLeast(up_progress, 16 * kMiB, After(Millis(20'000))) &&
+                       WaitAtLeast(down_progress, 16 * kMiB, After(Millis(20'000)));
+  PeakRss peak({onprem_->pid()});
+  const Deadline frozen_at = Clock::now();
+  ASSERT_TRUE(cloud_->Signal(SIGSTOP));
+  up_thread.join();
+  down_thread.join();
+  peak.Stop();
+  const long onprem_peak = peak.peak(0);
+  ASSERT_TRUE(cloud_->Signal(SIGCONT));
+  ASSERT_TRUE(flowing) << "the transfers never got going";
+
+  // Both sources: a reset, not a clean end, within the keepalive bound.
+  EXPECT_TRUE(SawReset(up_sent)) << "upload source: error " << up_sent.error << " (" << strerror(up_sent.error)
+                                 << "), peer_eof " << up_sent.peer_eof << ", timed out " << up_sent.timed_out;
+  EXPECT_EQ(down_got.end, StreamEnd::kReset) << "download source: " << StreamEndName(down_got.end);
+  EXPECT_TRUE(down_got.pattern_ok) << "download corrupted at " << down_got.first_bad;
+  const auto up_ms = std::chrono::duration_cast<Millis>(up_reset_at - frozen_at);
+  const auto down_ms = std::chrono::duration_cast<Millis>(down_reset_at - frozen_at);
+  EXPECT_LE(up_ms, kDetectBound) << "the upload was reset " << up_ms.count() << " ms after the freeze";
+  EXPECT_LE(down_ms, kDetectBound) << "the download was reset " << down_ms.count() << " ms after the freeze";
+  EXPECT_TRUE(onprem_->WaitForLog("keepalive timeout", Millis(5'000)));
+
+  // Memory bound: each flow holds at most its window per direction on this
+  // gateway (sent but not yet credited; received but not yet released),
+  // each lane its TLS buffers (256 KiB in, up to 256 KiB of sealed records
+  // out) and a send queue a little past Tunnel::kLaneHighWatermark (1 MiB).
+  // Twice that for the allocator (16 KiB frames freed on other threads'
+  // arenas), plus 16 MiB for everything else a busy gateway touches.
+  constexpr long kBoundKiB = (2 * (2 * 2 * kWindow + kLanes * 2 * kMiB) + 16 * kMiB) / 1024;
+  EXPECT_LT(onprem_peak - onprem_base, kBoundKiB)
+      << "gw-onprem RSS " << onprem_base << " -> " << onprem_peak << " KiB while its peer was frozen";
+  std::cerr << "frozen peer: upload reset after " << up_ms.count() << " ms, download after " << down_ms.count()
+            << " ms (keepalive_timeout " << kTimeout.count() << " ms); gw-onprem RSS " << onprem_base << " -> "
+            << onprem_peak << " KiB (bound +" << kBoundKiB << " KiB)\n";
+
+  // Resumed, gw-cloud finds its lanes gone and resets its side: the
+  // destinations see resets, never a clean end.
+  ASSERT_TRUE(uploads.WaitFor(1, After(Millis(15'000)))) << "the upload's destination was never released";
+  EXPECT_EQ(uploads.Values()[0].end, StreamEnd::kReset) << StreamEndName(uploads.Values()[0].end);
+  EXPECT_TRUE(uploads.Values()[0].pattern_ok) << "upload corrupted at " << uploads.Values()[0].first_bad;
+  ASSERT_TRUE(downloads_sent.WaitFor(1, After(Millis(15'000)))) << "the download's destination was never released";
+  EXPECT_TRUE(SawReset(downloads_sent.Values()[0])) << "download destination: error "
+                                                    << downloads_sent.Values()[0].error;
+  ASSERT_TRUE(onprem_->WaitForFlows(2, Millis(10'000)));
+  for (const FlowRecord& f : onprem_->Flows()) EXPECT_EQ(f.end, "tunnel_lost") << "flow " << f.id;
+  ASSERT_TRUE(cloud_->WaitForFlows(2, Millis(10'000)));
+  for (const FlowRecord& f : cloud_->Flows()) EXPECT_EQ(f.end, "tunnel_lost") << "flow " << f.id;
+
+  // And it serves again: a new tunnel, a new upload, intact.
+  Socket again = Connect(service_port(), After(Millis(10'000)));
+  ASSERT_TRUE(again.valid());
+  ASSERT_EQ(::send(again.fd(), "u", 1, MSG_NOSIGNAL), 1);
+  SendOptions options;
+  options.seed = kUp;
+  options.size = 8 * kMiB;
+  options.shutdown_write = true;
+  const SendResult sent = SendPattern(again, options, After(Millis(20'000)));
+  EXPECT_EQ(sent.bytes, 8 * kMiB) << strerror(sent.error);
+  EXPECT_EQ(ReceiveAll(again, After(Millis(20'000))).end, StreamEnd::kEof);
+  ASSERT_TRUE(uploads.WaitFor(2, After(Millis(10'000))));
+  EXPECT_EQ(uploads.Values()[1].end, StreamEnd::kEof);
+  EXPECT_EQ(uploads.Values()[1].sha256, sent.sha256);
+  EXPECT_EQ(onprem_->CountInLog("dialing"), 2);
 }
 
 }  // namespace

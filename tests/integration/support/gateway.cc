@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -79,6 +80,14 @@ uint16_t GatewayProcess::ServicePort(const std::string& service) const {
   return 0;
 }
 
+uint16_t GatewayProcess::AdminPort() {
+  if (!WaitForLog("admin endpoint on 127.0.0.1:", Millis(10'000))) return 0;
+  std::smatch m;
+  const std::string log = Log();
+  static const std::regex kLine(R"(admin endpoint on 127\.0\.0\.1:(\d+))");
+  return std::regex_search(log, m, kLine) ? static_cast<uint16_t>(std::stoi(m[1])) : 0;
+}
+
 ::testing::AssertionResult GatewayProcess::WaitForLog(std::string_view needle, Millis timeout, int count) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
@@ -151,12 +160,52 @@ std::vector<FlowRecord> GatewayProcess::Flows() const {
 
 std::optional<long> GatewayProcess::RssKiB() const {
   if (!process_) return std::nullopt;
-  std::ifstream in("/proc/" + std::to_string(process_->pid()) + "/status");
+  return RssKiBOf(process_->pid());
+}
+
+std::optional<int> GatewayProcess::OpenFds() const {
+  if (!process_) return std::nullopt;
+  return OpenFdsOf(process_->pid());
+}
+
+std::optional<long> RssKiBOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   }
   return std::nullopt;
+}
+
+std::optional<int> OpenFdsOf(pid_t pid) {
+  std::error_code ec;
+  int n = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++n;
+  }
+  if (ec) return std::nullopt;
+  return n;
+}
+
+PeakRss::PeakRss(std::vector<pid_t> pids, Millis period)
+    : pids_(std::move(pids)), peaks_(new std::atomic<long>[pids_.size()]) {
+  for (size_t i = 0; i < pids_.size(); ++i) peaks_[i].store(0);
+  thread_ = std::thread([this, period] {
+    while (!stop_.load()) {
+      for (size_t i = 0; i < pids_.size(); ++i) {
+        const long rss = RssKiBOf(pids_[i]).value_or(0);
+        if (rss > peaks_[i].load()) peaks_[i].store(rss);
+      }
+      ++samples_;
+      std::this_thread::sleep_for(period);
+    }
+  });
+}
+
+void PeakRss::Stop() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
 }
 
 bool GatewayProcess::Running() { return process_ && process_->Running(); }

@@ -8,11 +8,13 @@
 #ifndef BRAID_TESTS_INTEGRATION_SUPPORT_GATEWAY_H_
 #define BRAID_TESTS_INTEGRATION_SUPPORT_GATEWAY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -58,6 +60,9 @@ class GatewayProcess {
   uint16_t tunnel_port() const { return tunnel_port_; }
   // ServicePort is the port of the service `name` (0 if unknown).
   uint16_t ServicePort(const std::string& service) const;
+  // AdminPort waits (10 s at most) for the admin endpoint's log line and
+  // returns its port (0 if none).
+  uint16_t AdminPort();
 
   // WaitForLog waits until `needle` occurs at least `count` times in the
   // log. Fails early, with the log's tail, if the gateway exits.
@@ -72,6 +77,8 @@ class GatewayProcess {
 
   // RssKiB reads VmRSS from /proc/PID/status; nullopt if not running.
   std::optional<long> RssKiB() const;
+  // OpenFds counts the entries of /proc/PID/fd; nullopt if not running.
+  std::optional<int> OpenFds() const;
 
   bool Running();
   bool Signal(int sig);
@@ -92,6 +99,34 @@ class GatewayProcess {
   std::unique_ptr<Process> process_;
   uint16_t tunnel_port_ = 0;
   bool stopped_by_test_ = false;
+};
+
+// RssKiBOf and OpenFdsOf read any process's VmRSS and descriptor count
+// from /proc; nullopt if it is gone. Safe from any thread.
+std::optional<long> RssKiBOf(pid_t pid);
+std::optional<int> OpenFdsOf(pid_t pid);
+
+// PeakRss samples the VmRSS of a few processes every `period` on a thread
+// of its own, from construction until Stop() (or destruction), and keeps
+// each one's peak: a test's memory bound is checked against the highest
+// value seen while something ran, not only against the value at its end.
+class PeakRss {
+ public:
+  PeakRss(std::vector<pid_t> pids, Millis period = Millis(50));
+  ~PeakRss() { Stop(); }
+  PeakRss(const PeakRss&) = delete;
+  PeakRss& operator=(const PeakRss&) = delete;
+  void Stop();
+  // The highest VmRSS (KiB) of pids[i] sampled so far (0 if never read).
+  long peak(size_t i) const { return peaks_[i].load(); }
+  int samples() const { return samples_.load(); }
+
+ private:
+  std::vector<pid_t> pids_;
+  std::unique_ptr<std::atomic<long>[]> peaks_;
+  std::atomic<int> samples_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 }  // namespace braid::integration

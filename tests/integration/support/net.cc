@@ -11,7 +11,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <sstream>
 
 namespace braid::integration {
 namespace {
@@ -310,6 +312,38 @@ bool WaitReadable(const Socket& s, Deadline deadline) {
   }
 }
 
+HttpReply HttpGet(uint16_t port, const std::string& path) {
+  HttpReply reply;
+  int error = 0;
+  Socket s = Connect(port, After(std::chrono::milliseconds(5'000)), &error);
+  if (!s.valid()) return reply;
+  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (::send(s.fd(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return reply;
+  std::string raw;
+  char buf[16384];
+  const Deadline deadline = After(std::chrono::milliseconds(5'000));
+  while (WaitReadable(s, deadline)) {
+    const ssize_t n = ::recv(s.fd(), buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    raw.append(buf, static_cast<size_t>(n));
+  }
+  const size_t sp = raw.find(' ');
+  const size_t end = raw.find("\r\n\r\n");
+  if (sp == std::string::npos || end == std::string::npos) return reply;
+  reply.status = std::atoi(raw.c_str() + sp + 1);
+  reply.body = raw.substr(end + 4);
+  return reply;
+}
+
+double Metric(const std::string& body, const std::string& series) {
+  std::istringstream in(body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
 // --- TcpServer ---------------------------------------------------------
 
 TcpServer::TcpServer(Handler handler) : handler_(std::move(handler)) {
@@ -510,6 +544,16 @@ void TcpRelay::Blackhole(size_t index) {
   if (index >= links_.size()) return;
   Link& link = *links_[index];
   link.mode.store(Link::kBlackhole);
+  const uint64_t one = 1;
+  (void)!write(link.wake.fd(), &one, sizeof(one));
+}
+
+void TcpRelay::Resume(size_t index) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (index >= links_.size()) return;
+  Link& link = *links_[index];
+  int expected = Link::kBlackhole;
+  if (!link.mode.compare_exchange_strong(expected, Link::kForward)) return;
   const uint64_t one = 1;
   (void)!write(link.wake.fd(), &one, sizeof(one));
 }

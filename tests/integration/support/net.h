@@ -153,6 +153,20 @@ bool ReceiveExact(const Socket& s, char* out, size_t n, Deadline deadline);
 // WaitReadable waits for data, EOF or an error on `s`; false at the deadline.
 bool WaitReadable(const Socket& s, Deadline deadline);
 
+// HttpReply is what HttpGet got back.
+struct HttpReply {
+  int status = 0;  // 0: no answer
+  std::string body;
+};
+
+// HttpGet sends one HTTP/1.0 GET to 127.0.0.1:port (the server closes
+// after answering) and returns the status and body, within 5 s.
+HttpReply HttpGet(uint16_t port, const std::string& path);
+
+// Metric reads one series' value from a Prometheus text body ("name{labels}"
+// exactly as rendered); -1 when absent.
+double Metric(const std::string& body, const std::string& series);
+
 // TcpServer listens on 127.0.0.1:0 and runs `handler` on its own thread for
 // every accepted connection. The server owns the sockets: a handler gets a
 // reference, and the socket is closed when the handler returns. The
@@ -208,6 +222,9 @@ class TcpRelay {
   void Cut(size_t index);
   // Blackhole stops forwarding on connection `index`, leaving it open.
   void Blackhole(size_t index);
+  // Resume forwards on a black-holed connection again, from where it
+  // stopped: a stall that ends, with nothing lost.
+  void Resume(size_t index);
 
  private:
   struct Link;
