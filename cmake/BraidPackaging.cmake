@@ -4,8 +4,8 @@
 # how to install and run it.
 #
 # Package layout (prefix /usr):
-#   /usr/bin/braid-proxy, /usr/bin/braidctl
-#   /lib/systemd/system/braid-proxy.service
+#   /usr/bin/braid-proxy, /usr/bin/braid-controller, /usr/bin/braidctl
+#   /lib/systemd/system/braid-proxy.service, braid-controller.service
 #   /usr/share/doc/braid/            README.md and the operator's documents
 #   /usr/share/doc/braid/examples/   example gateway configs
 #   /usr/share/doc/braid/examples/policies/   the sample policies
@@ -17,11 +17,13 @@
 set(BRAID_SYSTEMD_UNIT_DIR lib/systemd/system CACHE STRING
     "Where the systemd unit is installed (relative: under the install prefix)")
 
-install(FILES packaging/systemd/braid-proxy.service DESTINATION ${BRAID_SYSTEMD_UNIT_DIR})
+install(FILES packaging/systemd/braid-proxy.service packaging/systemd/braid-controller.service
+  DESTINATION ${BRAID_SYSTEMD_UNIT_DIR})
 install(FILES
     README.md
     docs/operations.md
     docs/configuration.md
+    docs/controller.md
     docs/policy.md
     docs/pki.md
   DESTINATION share/doc/braid)

@@ -67,7 +67,7 @@ asio::awaitable<void> ControllerLink::Run() {
     absl::StatusOr<controller::ControlResponse> polled = absl::UnknownError("");
     if (status.ok()) {
       polled = co_await client_.Request(http::verb::get,
-                                        absl::StrCat(controller::kGatewayStatePath, "?known=", known_etag_), "",
+                                        absl::StrCat(std::string(controller::kGatewayStatePath), "?known=", known_etag_), "",
                                         kPollTimeout);
       status = polled.ok() ? controller::ErrorFromResponse(*polled) : polled.status();
     }

@@ -1,27 +1,29 @@
 #!/usr/bin/env bash
-# packaging/systemd/braid-proxy.service, checked with this machine's systemd:
+# A unit of packaging/systemd/ (braid-proxy.service, braid-controller.service),
+# checked with this machine's systemd:
 #   - `systemd-analyze verify` accepts it without a warning (an unknown or
 #     misspelt directive is only a warning, so the output must be empty);
-#     the binary paths are pointed at the build's braid-proxy, since
-#     /usr/bin/braid-proxy exists only once the package is installed;
+#     the binary paths are pointed at the build's binary, since
+#     /usr/bin/NAME exists only once the package is installed;
 #   - its system call filter, @system-service, contains the io_uring calls
-#     the gateway's event loops make, and neither group it takes away does.
+#     the event loops make, and neither group it takes away does.
 # Exits 77 (skipped) where systemd-analyze is not installed. Needs no
 # running systemd.
 #
-#   systemd_unit_test.sh BRAID_PROXY SOURCE_DIR
+#   systemd_unit_test.sh BINARY SOURCE_DIR UNIT
 set -euo pipefail
-proxy=$1 src=$2
-unit=$src/packaging/systemd/braid-proxy.service
+binary=$1 src=$2 unit_name=$3
+name=${unit_name%.service}
+unit=$src/packaging/systemd/$unit_name
 command -v systemd-analyze >/dev/null || { echo "skipped: systemd-analyze not installed"; exit 77; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/braid-unit.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-grep -q '^ExecStart=/usr/bin/braid-proxy ' "$unit" || fail "ExecStart does not run /usr/bin/braid-proxy"
-sed "s#/usr/bin/braid-proxy#$proxy#g" "$unit" >"$work/braid-proxy.service"
-out=$(systemd-analyze verify "$work/braid-proxy.service" 2>&1) || fail "systemd-analyze verify: $out"
+grep -q "^ExecStart=/usr/bin/$name " "$unit" || fail "ExecStart does not run /usr/bin/$name"
+sed "s#/usr/bin/$name#$binary#g" "$unit" >"$work/$unit_name"
+out=$(systemd-analyze verify "$work/$unit_name" 2>&1) || fail "systemd-analyze verify: $out"
 [[ -z $out ]] || fail "systemd-analyze verify warned: $out"
 echo "ok: systemd-analyze verify"
 
