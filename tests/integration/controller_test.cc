@@ -73,13 +73,19 @@ class ControllerTest : public GatewayPairTest {
   }
 
   // StartManagedPair enrolls and starts gw-cloud, then gw-onprem with its
-  // service "sink" to this test's sink through gw-cloud.
-  void StartManagedPair() {
+  // service "sink" to this test's sink through gw-cloud. With
+  // `cloud_in_file`, gw-onprem's config also names gw-cloud's address
+  // itself (a file entry wins over the controller's).
+  void StartManagedPair(bool cloud_in_file = false) {
     Enroll(kCloud);
     Enroll(kOnprem);
     ASSERT_FALSE(HasFatalFailure());
     ASSERT_TRUE(StartCloud(Managed(CloudConfig(), kCloud)));
-    ASSERT_TRUE(StartOnprem(Managed(OnpremConfig(1, sink_->port()), kOnprem)));
+    nlohmann::json onprem = Managed(OnpremConfig(1, sink_->port()), kOnprem);
+    if (cloud_in_file) {
+      onprem["peers"] = {{{"name", kCloud}, {"address", "127.0.0.1:" + std::to_string(cloud_->tunnel_port())}}};
+    }
+    ASSERT_TRUE(StartOnprem(onprem));
     // Each reports, and so learns where the other is.
     ASSERT_TRUE(WaitConnected({kOnprem, kCloud}));
   }
@@ -328,15 +334,18 @@ TEST_F(ControllerTest, AdminApiRefusesGatewaysAndStrangers) {
   // A gateway cannot act under another gateway's name: its certificate is
   // its name, and a gateway configured as gw-cloud with gw-onprem's
   // certificate does not start.
+  ASSERT_TRUE(WriteDefaultPolicies(sink_->port()));
   nlohmann::json impostor = CloudConfig();
   impostor["identity"] = {{"cert", "pki/gw-onprem.crt"}, {"key", "pki/gw-onprem.key"}, {"ca", "pki/ca.crt"}};
   GatewayProcess fake(kCloud, dir_.path(), impostor);
   EXPECT_FALSE(fake.Start(Millis(10'000)));
-  EXPECT_THAT(fake.Log(), HasSubstr("names gateway \"gw-onprem\""));
+  EXPECT_THAT(fake.Log(), HasSubstr("identity.cert names gateway \"gw-onprem\", but this gateway is \"gw-cloud\""));
 }
 
 TEST_F(ControllerTest, RevokedGatewayLosesItsTunnelsAndHandshakes) {
-  StartManagedPair();
+  // gw-onprem knows gw-cloud's address from its own file, so that it keeps
+  // dialing it after the revocation: the handshake itself must refuse it.
+  StartManagedPair(/*cloud_in_file=*/true);
   ASSERT_FALSE(HasFatalFailure());
   const std::string unused_token = controller_->Token(kCloud);
   ASSERT_EQ(Apply(PermitPolicy(sink_->port()), "permit").exit_code, 0);
@@ -345,14 +354,17 @@ TEST_F(ControllerTest, RevokedGatewayLosesItsTunnelsAndHandshakes) {
 
   RunResult revoke = controller_->Ctl({"gateways", "revoke", kCloud});
   ASSERT_EQ(revoke.exit_code, 0) << revoke.err;
-  EXPECT_TRUE(onprem_->WaitForLog("revoked by the controller", kPushDeadline));
-  // No new tunnel: gw-cloud's certificate is refused in the handshake.
+  EXPECT_THAT(revoke.out, HasSubstr("revoked gateway gw-cloud"));
+  EXPECT_TRUE(onprem_->WaitForLog("closed: gateway gw-cloud revoked by the controller", kPushDeadline));
+  // A new flow needs a new tunnel, and gw-cloud's certificate is refused in
+  // the handshake.
   ExpectRefused();
-  EXPECT_TRUE(onprem_->WaitForLog("revoked", Millis(5'000)));
-  // The controller refuses gw-cloud from now on, and its old token.
+  EXPECT_TRUE(onprem_->WaitForLog("its certificate is revoked by the controller", Millis(5'000)));
+  // The controller refuses gw-cloud from now on, and its unused token.
   EXPECT_TRUE(controller_->WaitForLog("refused gateway gw-cloud", Millis(15'000)));
   nlohmann::json g = FleetEntry(kCloud);
   EXPECT_EQ(g["revoked"], true) << g.dump();
+  EXPECT_EQ(g["connected"], false) << g.dump();
   RunResult reenroll = controller_->Enroll(unused_token, Path("reenroll"));
   EXPECT_EQ(reenroll.exit_code, 1);
   EXPECT_THAT(reenroll.err, HasSubstr("not valid"));
