@@ -715,3 +715,38 @@ TEST(LoadGatewayConfigTest, ConfigFileProblems) {
 
 }  // namespace
 }  // namespace braid::proxy
+
+namespace braid::proxy {
+namespace {
+
+// A managed gateway: "controller" and "state_dir" instead of "policy"; its
+// services may name peers the controller will tell it about.
+TEST(GatewayConfigTest, ManagedGatewayTakesControllerInsteadOfPolicy) {
+  absl::StatusOr<GatewayConfig> config = Parse(Patched(R"({
+    "policy": null, "peers": null,
+    "controller": {"address": "ctl.example:7443"}, "state_dir": "state",
+    "tunnel": {"advertise": "203.0.113.5:4433"},
+    "services": [{"name": "pg", "listen": "127.0.0.1:15432", "peer": "gw-elsewhere", "target": "10.2.0.9:5432"}]
+  })"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->controller.has_value());
+  EXPECT_EQ(config->controller->address.ToString(), "ctl.example:7443");
+  EXPECT_EQ(config->controller->name, "controller");
+  EXPECT_EQ(config->state_dir, "/etc/braid/state");
+  EXPECT_EQ(config->policy.file, "");
+  ASSERT_TRUE(config->tunnel.advertise.has_value());
+  EXPECT_EQ(config->tunnel.advertise->ToString(), "203.0.113.5:4433");
+}
+
+TEST(GatewayConfigTest, ManagedGatewayErrors) {
+  EXPECT_THAT(ErrorLines(Patched(R"({"controller": {"address": "ctl.example:7443"}, "state_dir": "s"})")),
+              ElementsAre(R"(gw.json: policy: not with "controller": a managed gateway takes its policy from the controller)"));
+  EXPECT_THAT(ErrorLines(Patched(R"({"policy": null, "controller": {"address": "ctl.example:7443"}})")),
+              ElementsAre("gw.json: state_dir: required"));
+  EXPECT_THAT(ErrorLines(Patched(R"({"policy": null, "state_dir": "s", "controller": {"name": "bad name"}})")),
+              SizeIs(2));  // address required; the name is not a certificate name
+  EXPECT_THAT(ErrorLines(Patched(R"({"policy": null})")), ElementsAre("gw.json: policy: required"));
+}
+
+}  // namespace
+}  // namespace braid::proxy
