@@ -23,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "sanitizers/sanitizer_report.h"
 
 extern char** environ;
 
@@ -137,6 +138,9 @@ RunResult RunBraidctl(const std::vector<std::string>& args, const std::string& i
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (std::string report = ::braid::sanitizers::SanitizerReport(result.err); !report.empty()) {
+    ADD_FAILURE() << "braidctl printed a sanitizer report:\n" << report;
   }
   if (timed_out) {
     ADD_FAILURE() << "braidctl timed out";

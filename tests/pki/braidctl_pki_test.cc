@@ -15,6 +15,7 @@
 #include "pki/gateway_name.h"
 #include "pki/pem_files.h"
 #include "pki/temp_dir.h"
+#include "sanitizers/sanitizer_report.h"
 
 extern char** environ;
 
@@ -64,6 +65,9 @@ class BraidctlPkiTest : public ::testing::Test {
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     result.out = ReadFile(out_path).value_or("");
     result.err = ReadFile(err_path).value_or("");
+    if (std::string report = ::braid::sanitizers::SanitizerReport(result.err); !report.empty()) {
+      ADD_FAILURE() << "braidctl printed a sanitizer report:\n" << report;
+    }
     return result;
   }
 

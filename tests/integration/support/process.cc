@@ -12,7 +12,9 @@
 #include <cerrno>
 #include <thread>
 
+#include "gtest/gtest.h"
 #include "integration/support/scratch_dir.h"
+#include "sanitizers/sanitizer_report.h"
 
 namespace braid::integration {
 namespace {
@@ -73,7 +75,9 @@ std::unique_ptr<Process> Process::Start(const std::vector<std::string>& argv, co
     *error = std::string("fork: ") + strerror(fork_errno);
     return nullptr;
   }
-  return std::unique_ptr<Process>(new Process(pid));
+  std::vector<std::string> output_paths = {stdout_path};
+  if (stderr_path != stdout_path) output_paths.push_back(stderr_path);
+  return std::unique_ptr<Process>(new Process(pid, argv[0], std::move(output_paths)));
 }
 
 Process::~Process() { Stop(Millis(5'000)); }
@@ -87,9 +91,20 @@ bool Process::Reap(bool block) {
   } while (r < 0 && errno == EINTR);
   if (r == pid_) {
     wait_status_ = status;
+    CheckForSanitizerReport();
     return true;
   }
   return false;
+}
+
+void Process::CheckForSanitizerReport() const {
+  for (const std::string& path : output_paths_) {
+    if (std::string report = braid::sanitizers::SanitizerReport(ReadFile(path)); !report.empty()) {
+      ADD_FAILURE() << program_ << " (pid " << pid_ << ", " << DescribeWaitStatus(*wait_status_)
+                    << ") printed a sanitizer report in " << path << ":\n"
+                    << report;
+    }
+  }
 }
 
 bool Process::Running() { return !Reap(false); }

@@ -9,6 +9,12 @@
 // reason a Process must be started and destroyed on the same thread: the
 // death signal follows the thread that forked.
 //
+// When the child has been reaped, its output files are searched for a
+// sanitizer's report (sanitizers/sanitizer_report.h), and one found fails
+// the running test: in a sanitizer build a bug in a gateway fails the test
+// that ran it, whether the gateway crashed, exited on its own or was
+// stopped by the test.
+//
 // Only the test's main thread uses a Process; it is not thread-safe.
 #ifndef BRAID_TESTS_INTEGRATION_SUPPORT_PROCESS_H_
 #define BRAID_TESTS_INTEGRATION_SUPPORT_PROCESS_H_
@@ -53,10 +59,15 @@ class Process {
   std::optional<int> wait_status() const { return wait_status_; }
 
  private:
-  explicit Process(pid_t pid) : pid_(pid) {}
+  Process(pid_t pid, std::string program, std::vector<std::string> output_paths)
+      : pid_(pid), program_(std::move(program)), output_paths_(std::move(output_paths)) {}
   bool Reap(bool block);
+  // CheckForSanitizerReport adds a test failure for a report in the output.
+  void CheckForSanitizerReport() const;
 
   pid_t pid_;
+  std::string program_;
+  std::vector<std::string> output_paths_;  // one path if both streams share it
   std::optional<int> wait_status_;
 };
 
