@@ -31,6 +31,7 @@ install(FILES
     packaging/examples/README.md
     packaging/examples/gw-dc1.json
     packaging/examples/gw-cloud.json
+    packaging/examples/controller.json
   DESTINATION share/doc/braid/examples)
 install(DIRECTORY policies/ DESTINATION share/doc/braid/examples/policies
         FILES_MATCHING PATTERN "*.json" PATTERN "README.md")

@@ -43,13 +43,21 @@ int main(int argc, char** argv) {
   if (check) {
     // Everything Create() reads, without binding ports a running gateway
     // may hold.
-    absl::Status status = braid::sft::LoadAndCompile(config->policy.file).status();
+    // A managed gateway's policy comes from the controller: nothing to
+    // read here.
+    absl::Status status =
+        config->controller ? absl::OkStatus() : braid::sft::LoadAndCompile(config->policy.file).status();
     if (status.ok()) status = braid::proxy::LoadTls(*config).status();
     if (!status.ok()) {
       std::cerr << config_path << ": " << status.message() << "\n";
       return 1;
     }
-    std::cout << config_path << ": configuration, policy and identity are valid\n";
+    if (config->controller) {
+      std::cout << config_path << ": configuration and identity are valid (policy from the controller at "
+                << config->controller->address.ToString() << ")\n";
+    } else {
+      std::cout << config_path << ": configuration, policy and identity are valid\n";
+    }
     return 0;
   }
   auto shared = std::make_shared<const braid::proxy::GatewayConfig>(*std::move(config));

@@ -250,6 +250,23 @@ TEST_F(ControllerTest, PushedPolicyIsEnforcedOnNewAndLiveFlowsOnBothGateways) {
   EXPECT_EQ(controller_->CtlJson({"policy", "history"})["versions"][3]["origin"], "rollback to 1");
 }
 
+TEST_F(ControllerTest, ManagedGatewayConfigPassesCheckWithoutAPolicy) {
+  Enroll(kOnprem);
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string path = Path("managed.json");
+  ASSERT_TRUE(WriteFileAtomically(path, Managed(OnpremConfig(1, sink_->port()), kOnprem).dump(2)));
+  RunResult check = RunToExit({kBraidProxy, "--config", path, "--check"}, dir_.path());
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_THAT(check.out, HasSubstr("configuration and identity are valid (policy from the controller at"));
+  // Control: the same config naming a policy file too is refused.
+  nlohmann::json both = Managed(OnpremConfig(1, sink_->port()), kOnprem);
+  both["policy"] = {{"file", "whatever.json"}};
+  ASSERT_TRUE(WriteFileAtomically(path, both.dump(2)));
+  RunResult refused = RunToExit({kBraidProxy, "--config", path, "--check"}, dir_.path());
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("not with \"controller\""));
+}
+
 TEST_F(ControllerTest, InvalidPolicyIsRefusedWithTheEnginesErrorsAndNothingChanges) {
   StartManagedPair();
   ASSERT_FALSE(HasFatalFailure());

@@ -9,9 +9,12 @@
 # gateways. A control case proves the check can fail: a gateway without its
 # key is refused.
 #
-#   examples_test.sh BRAID_PROXY BRAIDCTL SOURCE_DIR
+# The controller's example config passes `braid-controller --check` the
+# same way, with the CA and its own identity in pki/.
+#
+#   examples_test.sh BRAID_PROXY BRAIDCTL SOURCE_DIR BRAID_CONTROLLER
 set -euo pipefail
-proxy=$1 ctl=$2 src=$3
+proxy=$1 ctl=$2 src=$3 controller=$4
 examples=$src/packaging/examples
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/braid-examples.XXXXXX")
@@ -49,6 +52,15 @@ for gw in gw-cloud gw-dc1; do
     || fail "$gw: the standby's flow to $target: $decision"
   echo "ok: $gw's policy permits the standby's flow to $target (rule standby-to-primary)"
 done
+
+"$ctl" pki issue "$work/ca" controller >/dev/null
+etc=$work/controller/etc/braid
+mkdir -p "$etc/pki"
+cp "$examples/controller.json" "$etc/controller.json"
+cp "$work/ca/ca.crt" "$work/ca/ca.key" "$work/ca/controller.crt" "$work/ca/controller.key" "$etc/pki/"
+out=$("$controller" --config "$etc/controller.json" --check 2>&1) || fail "controller.json: --check exited $?: $out"
+[[ $out == "$etc/controller.json: configuration, CA and identity are valid" ]] || fail "controller.json: --check said: $out"
+echo "ok: controller.json passes --check"
 
 # Control: without its key, the same config is refused, naming the key.
 rm "$work/gw-dc1/etc/braid/pki/gw-dc1.key"
