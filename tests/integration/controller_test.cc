@@ -191,13 +191,13 @@ TEST_F(ControllerTest, PushedPolicyIsEnforcedOnNewAndLiveFlowsOnBothGateways) {
   });
   // Let it run a little, then deny it.
   std::this_thread::sleep_for(Millis(300));
-  const auto t0 = Clock::now();
   ASSERT_EQ(Apply(DenyPolicy(sink_->port(), "deny-sink"), "deny").exit_code, 0);
+  const auto stored = Clock::now();
   ExpectApplied(3);
   sender.join();
-  const auto aborted_after = std::chrono::duration_cast<Millis>(Clock::now() - t0);
+  const auto aborted_after = std::chrono::duration_cast<Millis>(Clock::now() - stored);
   EXPECT_TRUE(SawReset(sent)) << "sent " << sent.bytes << " error " << sent.error;
-  EXPECT_LT(aborted_after.count(), 2'000 + 1'000) << "the source saw the abort late";
+  EXPECT_LT(aborted_after, kPushDeadline) << "the source saw the abort late";
   EXPECT_TRUE(onprem_->WaitForLog("end=policy_revoked", kPushDeadline));
   EXPECT_TRUE(cloud_->WaitForLog("end=policy_revoked", kPushDeadline));
   ExpectRefused();
