@@ -87,7 +87,7 @@ absl::StatusOr<GatewayReport> ParseGatewayReport(std::string_view text) {
   const nlohmann::json& hits = f.Object("rule_hits");
   for (const auto& [rule, count] : hits.items()) {
     if (!count.is_number_unsigned()) {
-      f.Fail(absl::StrCat("rule_hits.", rule, ": expected a non-negative integer"));
+      f.Fail(absl::StrCat("rule_hits.", JsonFields::Shown(rule), ": expected a non-negative integer"));
       break;
     }
     report.rule_hits[rule] = count.get<uint64_t>();

@@ -16,7 +16,18 @@ const nlohmann::json& EmptyObject() {
   return *empty;
 }
 
+std::string Quoted(const std::string& text) {
+  return nlohmann::json(text).dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace
+
+std::string JsonFields::Shown(const std::string& key) {
+  for (unsigned char c : key) {
+    if (c < 0x20 || c >= 0x7f) return Quoted(key);
+  }
+  return key;
+}
 
 JsonFields::JsonFields(std::string_view text, std::string what) : what_(std::move(what)) {
   absl::StatusOr<sft::JsonDocument> doc = sft::ParseJsonDocument(text);
@@ -26,7 +37,7 @@ JsonFields::JsonFields(std::string_view text, std::string what) : what_(std::mov
   }
   if (!doc->duplicate_keys.empty()) {
     const auto& [pointer, keys] = *doc->duplicate_keys.begin();
-    Fail(absl::StrCat("duplicate key \"", keys.front(), "\"", pointer.empty() ? "" : " in " + pointer));
+    Fail(absl::StrCat("duplicate key ", Quoted(keys.front()), pointer.empty() ? "" : " in " + Shown(pointer)));
     return;
   }
   owned_ = std::move(doc->root);
@@ -90,7 +101,7 @@ absl::Status JsonFields::Finish() {
   if (error_.ok() && value_ != nullptr) {
     for (const auto& [key, value] : value_->items()) {
       if (!read_.contains(key)) {
-        Fail(absl::StrCat(key, ": unknown key"));
+        Fail(absl::StrCat(Shown(key), ": unknown key"));
         break;
       }
     }

@@ -42,6 +42,10 @@ class JsonFields {
   const json& Object(const std::string& key, bool required = true);
 
   bool ok() const { return error_.ok(); }
+  // Shown names a key from a body in an error message: as it is when it is
+  // printable ASCII, else as a JSON string. A key may hold a newline, and
+  // every message is one line (callers log them).
+  static std::string Shown(const std::string& key);
   void Fail(const std::string& message);
   // Finish adds an error for any key that was not read, and returns the
   // first error or OK.

@@ -256,7 +256,14 @@ std::string ConfigReader::PointerToDotted(const std::string& pointer) const {
 
 absl::Status ConfigReader::Finish() {
   for (const auto& [pointer, keys] : document_.duplicate_keys) {
-    const JsonPath at{PointerToDotted(pointer), pointer};
+    // The path is made of keys as written, which may hold any character: a
+    // newline would split the error in two lines, the second without the
+    // source. Such a path is shown as the quoted JSON pointer instead.
+    std::string dotted = PointerToDotted(pointer);
+    if (std::any_of(dotted.begin(), dotted.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+      dotted = Quoted(json(pointer));
+    }
+    const JsonPath at{std::move(dotted), pointer};
     for (const std::string& key : keys) Error(at, absl::StrCat("duplicate key ", Quoted(json(key))));
   }
   document_.duplicate_keys.clear();
