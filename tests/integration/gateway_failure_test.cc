@@ -210,7 +210,10 @@ TEST_F(GatewayFailureTest, LaneStalledShorterThanKeepaliveTimeoutLosesNothing) {
   }
   source.join();
   ASSERT_TRUE(flowing && lanes_up) << "transfer or lanes never came up";
-  EXPECT_EQ(forwarded_after, forwarded_before) << "the black hole forwarded bytes: the stall did not happen";
+  // The relay's pump may finish passing on what it had read when the black
+  // hole began; anything more means the stall did not happen.
+  EXPECT_LE(forwarded_after - forwarded_before, TcpRelay::kMaxInFlight)
+      << "the black hole forwarded bytes: the stall did not happen";
   EXPECT_LT(stalled_at, kSize) << "the transfer ended before the stall: make it larger";
 
   ASSERT_TRUE(received.WaitFor(1, After(Millis(10'000))));

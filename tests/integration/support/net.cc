@@ -19,6 +19,7 @@ namespace braid::integration {
 namespace {
 
 constexpr size_t kChunk = 256 * 1024;
+static_assert(TcpRelay::kMaxInFlight == 2 * kChunk, "one read buffer each way");
 
 sockaddr_in Loopback(uint16_t port) {
   sockaddr_in addr{};

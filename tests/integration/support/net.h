@@ -220,8 +220,11 @@ class TcpRelay {
   bool WaitForConnections(size_t n, Deadline deadline);
   // Cut resets connection `index` (in accept order) on both sides.
   void Cut(size_t index);
-  // Blackhole stops forwarding on connection `index`, leaving it open.
+  // Blackhole stops forwarding on connection `index`, leaving it open. What
+  // its pump had already read when the call came may still go through: at
+  // most kMaxInFlight bytes (one read buffer each way).
   void Blackhole(size_t index);
+  static constexpr uint64_t kMaxInFlight = 2 * 256 * 1024;
   // Resume forwards on a black-holed connection again, from where it
   // stopped: a stall that ends, with nothing lost.
   void Resume(size_t index);
