@@ -1,15 +1,11 @@
-// Tests of the gateway config (proxy/config/gateway_config.h): every
-// validation error with its exact message, defaults, durations, endpoints,
-// path resolution, the file checks of LoadGatewayConfig, and that every
-// error of a file is reported at once.
+// Tests of ParseGatewayConfig (proxy/config/gateway_config.h): every
+// validation error with its exact message, defaults, path resolution, a
+// managed gateway's keys, and that every error of a text is reported at
+// once. Durations and endpoints: config_values_test.cc; files on disk:
+// load_gateway_config_test.cc.
 #include "proxy/config/gateway_config.h"
 
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "proxy/config/example_config.h"
 
 namespace braid::proxy {
 namespace {
@@ -31,33 +28,13 @@ using namespace std::chrono_literals;
 
 namespace fs = std::filesystem;
 
+using testing::Example;
+using testing::kExample;
+using testing::Message;
+using testing::Patched;
+
 constexpr char kSource[] = "gw.json";
 constexpr char kBaseDir[] = "/etc/braid";
-
-// The example from the issue (section 1), the reference config of the docs.
-constexpr char kExample[] = R"({
-  "name": "gw-onprem",
-  "identity": {"cert": "pki/gw-onprem.crt", "key": "pki/gw-onprem.key", "ca": "pki/ca.crt"},
-  "tunnel": {"listen": "0.0.0.0:4433", "lanes": 0, "idle_timeout": "60s"},
-  "peers": [{"name": "gw-cloud", "address": "198.51.100.7:4433"}],
-  "services": [{"name": "pg", "listen": "127.0.0.1:15432", "peer": "gw-cloud", "target": "10.2.0.9:5432"}],
-  "policy": {"file": "policies/db-replication.json"},
-  "admin": {"listen": "127.0.0.1:9901"}
-})";
-
-json Example() { return json::parse(kExample); }
-
-// Patched returns the example with an RFC 7386 merge patch applied (null
-// removes a key; a list replaces the whole list).
-std::string Patched(const std::string& patch) {
-  json doc = Example();
-  doc.merge_patch(json::parse(patch));
-  return doc.dump();
-}
-
-// Message copies a status message: Debian's Abseil has its own string_view,
-// which gmock's string matchers do not take.
-std::string Message(const absl::StatusOr<GatewayConfig>& config) { return std::string(config.status().message()); }
 
 absl::StatusOr<GatewayConfig> Parse(const std::string& text) { return ParseGatewayConfig(text, kSource, kBaseDir); }
 
@@ -486,239 +463,6 @@ TEST(GatewayConfigTest, RelativeBaseDirectoryIsMadeAbsolute) {
   EXPECT_EQ(config->identity.ca, (fs::current_path() / "pki/ca.crt").string());
 }
 
-// ParseDuration.
-
-TEST(ParseDurationTest, Valid) {
-  struct Case {
-    const char* text;
-    Duration want;
-  };
-  for (const Case& c : std::vector<Case>{{"60s", 60s},
-                                         {"500ms", 500ms},
-                                         {"2m", 2min},
-                                         {"1h", 1h},
-                                         {"0s", 0ms},
-                                         {"0ms", 0ms},
-                                         {"007s", 7s},
-                                         {"86400s", 24h},
-                                         {"9223372036854775807ms", Duration(INT64_MAX)},
-                                         {"2562047788015h", Duration(int64_t{2562047788015} * 3'600'000)}}) {
-    std::optional<Duration> got = ParseDuration(c.text);
-    ASSERT_TRUE(got.has_value()) << c.text;
-    EXPECT_EQ(*got, c.want) << c.text;
-  }
-}
-
-TEST(ParseDurationTest, Invalid) {
-  for (const char* text : {"", "s", "ms", "60", "1.5s", "-1s", "+1s", " 1s", "1s ", "1 s", "1S", "1MS", "1d", "1us",
-                           "1m30s", "s1", "0x10s", "9223372036854775808ms", "2562047788016h",
-                           "99999999999999999999999s", "１s"}) {
-    EXPECT_EQ(ParseDuration(text), std::nullopt) << text;
-  }
-}
-
-// ParseEndpoint.
-
-struct EndpointCase {
-  const char* text;
-  bool allow_name;
-  std::optional<Endpoint> want;
-};
-
-TEST(ParseEndpointTest, Table) {
-  const std::vector<EndpointCase> cases = {
-      {"127.0.0.1:80", false, Endpoint{"127.0.0.1", 80}},
-      {"0.0.0.0:0", false, Endpoint{"0.0.0.0", 0}},
-      {"10.0.0.1:65535", false, Endpoint{"10.0.0.1", 65535}},
-      {"[::1]:443", false, Endpoint{"::1", 443}},
-      {"[2001:db8::7]:4433", false, Endpoint{"2001:db8::7", 4433}},
-      {"[::ffff:10.0.0.1]:80", false, Endpoint{"::ffff:10.0.0.1", 80}},
-      {"db:5432", true, Endpoint{"db", 5432}},
-      {"db:5432", false, std::nullopt},
-      {"db.internal.example:5432", true, Endpoint{"db.internal.example", 5432}},
-      {"db_1.example:5432", true, Endpoint{"db_1.example", 5432}},
-      {"[::1]:443", true, Endpoint{"::1", 443}},
-      {"127.0.0.1:80", true, Endpoint{"127.0.0.1", 80}},
-      // IPv6 needs brackets, and brackets are for IPv6 only.
-      {"::1:443", true, std::nullopt},
-      {"[10.0.0.1]:80", true, std::nullopt},
-      {"[db]:80", true, std::nullopt},
-      {"[::1]443", true, std::nullopt},
-      {"[::1]", true, std::nullopt},
-      {"[::1]:", true, std::nullopt},
-      {"[::1:80", true, std::nullopt},
-      {"[fe80::1%eth0]:80", true, std::nullopt},
-      // Ports.
-      {"127.0.0.1", true, std::nullopt},
-      {"127.0.0.1:", true, std::nullopt},
-      {"127.0.0.1:65536", true, std::nullopt},
-      {"127.0.0.1:-1", true, std::nullopt},
-      {"127.0.0.1:+80", true, std::nullopt},
-      {"127.0.0.1:080", true, std::nullopt},
-      {"127.0.0.1: 80", true, std::nullopt},
-      {"127.0.0.1:http", true, std::nullopt},
-      {"127.0.0.1:123456", true, std::nullopt},
-      // Hosts.
-      {":80", true, std::nullopt},
-      {"", true, std::nullopt},
-      {"10.0.0.256:80", true, std::nullopt},  // not a name: the last label is all digits
-      {"1.2.3:80", true, std::nullopt},
-      {"10:80", true, std::nullopt},
-      {"-db:80", true, std::nullopt},
-      {"db-:80", true, std::nullopt},
-      {"db.:80", true, std::nullopt},
-      {"db..example:80", true, std::nullopt},
-      {"d b:80", true, std::nullopt},
-      {"db/x:80", true, std::nullopt},
-      {" db:80", true, std::nullopt},
-  };
-  for (const EndpointCase& c : cases) {
-    EXPECT_EQ(ParseEndpoint(c.text, c.allow_name), c.want) << c.text << " allow_name=" << c.allow_name;
-  }
-  const std::string long_label(64, 'a');
-  EXPECT_EQ(ParseEndpoint(long_label + ":80", true), std::nullopt);
-  EXPECT_EQ(ParseEndpoint(long_label.substr(1) + ":80", true), (Endpoint{long_label.substr(1), 80}));
-}
-
-TEST(EndpointTest, ToString) {
-  EXPECT_EQ((Endpoint{"127.0.0.1", 80}).ToString(), "127.0.0.1:80");
-  EXPECT_EQ((Endpoint{"::1", 443}).ToString(), "[::1]:443");
-  EXPECT_EQ((Endpoint{"db.internal", 5432}).ToString(), "db.internal:5432");
-  for (const char* text : {"127.0.0.1:80", "[2001:db8::7]:4433", "db:1"}) {
-    EXPECT_EQ(ParseEndpoint(text, true)->ToString(), text);
-  }
-}
-
-// LoadGatewayConfig: real files in a temporary directory.
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "braid_config_test.XXXXXX").string();
-    char* made = ::mkdtemp(pattern.data());
-    if (made == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
-  // Write creates `relative` (and its directories) with `content`.
-  fs::path Write(const std::string& relative, const std::string& content) const {
-    fs::path file = path_ / relative;
-    fs::create_directories(file.parent_path());
-    std::ofstream(file) << content;
-    return file;
-  }
-
- private:
-  fs::path path_;
-};
-
-// WriteGateway lays out the example's files under `dir/conf` and returns the
-// path of the config file.
-fs::path WriteGateway(const TempDir& dir, const std::string& config_text = kExample) {
-  for (const char* file : {"pki/gw-onprem.crt", "pki/gw-onprem.key", "pki/ca.crt", "policies/db-replication.json"}) {
-    dir.Write(std::string("conf/") + file, "x");
-  }
-  return dir.Write("conf/gw.json", config_text);
-}
-
-TEST(LoadGatewayConfigTest, LoadsAndResolvesAgainstTheConfigDirectory) {
-  TempDir dir;
-  const fs::path config_path = WriteGateway(dir);
-  absl::StatusOr<GatewayConfig> config = LoadGatewayConfig(config_path.string());
-  ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->source_path, config_path.string());
-  EXPECT_EQ(config->identity.cert, (dir.path() / "conf/pki/gw-onprem.crt").string());
-  EXPECT_EQ(config->identity.key, (dir.path() / "conf/pki/gw-onprem.key").string());
-  EXPECT_EQ(config->identity.ca, (dir.path() / "conf/pki/ca.crt").string());
-  EXPECT_EQ(config->policy.file, (dir.path() / "conf/policies/db-replication.json").string());
-}
-
-TEST(LoadGatewayConfigTest, RelativeConfigPath) {
-  // `braid-proxy --config conf/gw.json` run from the parent directory: the
-  // paths inside resolve against conf/, not the working directory.
-  TempDir dir;
-  WriteGateway(dir);
-  const fs::path saved = fs::current_path();
-  fs::current_path(dir.path());
-  absl::StatusOr<GatewayConfig> config = LoadGatewayConfig("conf/gw.json");
-  fs::current_path(saved);
-  ASSERT_TRUE(config.ok()) << config.status();
-  const fs::path real = fs::canonical(dir.path());
-  EXPECT_EQ(fs::path(config->source_path), fs::path(real / "conf/gw.json"));
-  EXPECT_EQ(fs::path(config->policy.file), fs::path(real / "conf/policies/db-replication.json"));
-}
-
-TEST(LoadGatewayConfigTest, MissingReferencedFilesAreAllReported) {
-  TempDir dir;
-  const fs::path config_path = WriteGateway(dir);
-  fs::remove(dir.path() / "conf/pki/gw-onprem.key");
-  fs::remove(dir.path() / "conf/policies/db-replication.json");
-  fs::create_directories(dir.path() / "conf/policies/db-replication.json");  // a directory in its place
-  absl::StatusOr<GatewayConfig> config = LoadGatewayConfig(config_path.string());
-  ASSERT_FALSE(config.ok());
-  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
-  const std::string file = config_path.string();
-  EXPECT_THAT(std::vector<std::string>(absl::StrSplit(Message(config), '\n')),
-              ElementsAre(file + ": identity.key: cannot read \"" + (dir.path() / "conf/pki/gw-onprem.key").string() +
-                              "\": No such file or directory",
-                          file + ": policy.file: cannot read \"" +
-                              (dir.path() / "conf/policies/db-replication.json").string() +
-                              "\": not a regular file"));
-}
-
-TEST(LoadGatewayConfigTest, UnreadableReferencedFile) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root reads any file";
-  TempDir dir;
-  const fs::path config_path = WriteGateway(dir);
-  ::chmod((dir.path() / "conf/pki/ca.crt").c_str(), 0);
-  absl::StatusOr<GatewayConfig> config = LoadGatewayConfig(config_path.string());
-  ASSERT_FALSE(config.ok());
-  EXPECT_EQ(Message(config), config_path.string() + ": identity.ca: cannot read \"" +
-                                           (dir.path() / "conf/pki/ca.crt").string() + "\": Permission denied");
-}
-
-TEST(LoadGatewayConfigTest, ConfigErrorsAndFileErrorsTogether) {
-  TempDir dir;
-  const fs::path config_path = WriteGateway(dir, Patched(R"({"tunnel": {"lanes": -2}})"));
-  fs::remove(dir.path() / "conf/pki/ca.crt");
-  absl::StatusOr<GatewayConfig> config = LoadGatewayConfig(config_path.string());
-  ASSERT_FALSE(config.ok());
-  EXPECT_THAT(std::vector<std::string>(absl::StrSplit(Message(config), '\n')),
-              ElementsAre(HasSubstr(": tunnel.lanes: -2 is out of range"), HasSubstr(": identity.ca: cannot read")));
-}
-
-TEST(LoadGatewayConfigTest, ConfigFileProblems) {
-  TempDir dir;
-  const std::string missing = (dir.path() / "nope.json").string();
-  absl::StatusOr<GatewayConfig> config = LoadGatewayConfig(missing);
-  EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Message(config), missing + ": cannot read: No such file or directory");
-
-  config = LoadGatewayConfig(dir.path().string());
-  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Message(config), HasSubstr("is a directory"));
-
-  const fs::path huge = dir.Write("huge.json", std::string(2u << 20, ' '));
-  config = LoadGatewayConfig(huge.string());
-  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Message(config), HasSubstr("larger than 1 MiB"));
-
-  const fs::path broken = dir.Write("broken.json", "{");
-  config = LoadGatewayConfig(broken.string());
-  EXPECT_THAT(Message(config), StartsWith(broken.string() + ": line 1, column 2: invalid JSON"));
-}
-
-}  // namespace
-}  // namespace braid::proxy
-
-namespace braid::proxy {
-namespace {
-
 // A managed gateway: "controller" and "state_dir" instead of "policy"; its
 // services may name peers the controller will tell it about.
 TEST(GatewayConfigTest, ManagedGatewayTakesControllerInsteadOfPolicy) {
@@ -747,6 +491,7 @@ TEST(GatewayConfigTest, ManagedGatewayErrors) {
               SizeIs(2));  // address required; the name is not a certificate name
   EXPECT_THAT(ErrorLines(Patched(R"({"policy": null})")), ElementsAre("gw.json: policy: required"));
 }
+
 
 }  // namespace
 }  // namespace braid::proxy
