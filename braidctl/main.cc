@@ -6,7 +6,7 @@
 #include "braidctl/command.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"braidctl: policy tools, PKI and status views for braid gateways"};
+  CLI::App app{"braidctl: policy tools, PKI, status views, and the controller client (tokens, enrollment, fleet, policy push)"};
   app.set_version_flag("--version", "braidctl 0.1.0");
   app.require_subcommand(1, 1);
   int exit_code = braid::ctl::kExitOk;

@@ -117,7 +117,7 @@ int RunBatch(const RuleTable& table) {
 }  // namespace
 
 void AddPolicyCommands(CLI::App& app, int& exit_code) {
-  CLI::App* policy = app.add_subcommand("policy", "Check, lint and evaluate Security Filter Table files");
+  CLI::App* policy = app.add_subcommand("policy", "Security Filter Table files (check, lint, eval) and the controller's versions (apply, get, history, rollback, stats)");
   policy->require_subcommand(1, 1);
 
   auto* check = policy->add_subcommand("check", "Validate a policy file: exit 0 when valid, 1 with every error");
