@@ -64,7 +64,7 @@ asio::awaitable<void> Lane::KeepaliveLoop() {
       std::string ping;
       const auto sent_us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
       if (Encode(wire::Ping{static_cast<uint64_t>(sent_us)}, &ping)) {
-        queue_.push_back(std::move(ping));
+        queue_.Push(std::move(ping));
         wake_.cancel();
       }
     }
@@ -73,7 +73,7 @@ asio::awaitable<void> Lane::KeepaliveLoop() {
 
 void Lane::Send(std::vector<std::string> frames) {
   if (closed_) return;
-  for (std::string& f : frames) queue_.push_back(std::move(f));
+  for (std::string& f : frames) queue_.Push(std::move(f));
   wake_.cancel();
 }
 
@@ -174,8 +174,7 @@ asio::awaitable<void> Lane::ReadLoop() {
 bool Lane::SealQueued(size_t* frame_bytes) {
   size_t taken = 0;
   while (!queue_.empty() && taken < kMaxFlushBytes) {
-    std::string frame = std::move(queue_.front());
-    queue_.pop_front();
+    std::string frame = queue_.Pop();
     taken += frame.size();
     if (stage_.size() + frame.size() > wire::kMaxFrameSize) {
       if (!connection_->Seal(stage_)) return false;

@@ -2,7 +2,9 @@
 //
 // A lane only moves bytes: it encrypts the frames the tunnel hands it and
 // writes them to its socket, and it decrypts what it reads, cuts it into
-// frames and hands them to the tunnel. It knows nothing of flows. Every
+// frames and hands them to the tunnel. Of flows it knows only the id in a
+// frame's header, by which its send queue (LaneQueue) shares the lane
+// fairly: a small flow's frame goes ahead of a bulk flow's backlog. Every
 // method runs on the lane's own worker (its executor); the tunnel posts
 // Send() there, and the lane posts frames and events back to the tunnel's
 // worker through LaneOwner.
@@ -15,7 +17,7 @@
 // then moves, uncopied, through the tunnel into the flow's reassembly buffer.
 //
 // Memory: the TLS connection's buffers are fixed (kInputBufferSize in,
-// about kMaxFlushBytes out); the write queue holds what the tunnel posted and
+// about kMaxFlushBytes out); the send queue holds what the tunnel posted and
 // is bounded by the flows' credit. The lane reports every write back
 // (OnLaneWritten) so the tunnel can steer around a lane whose queue grows.
 //
@@ -32,7 +34,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,6 +42,7 @@
 #include "braid/wire.h"
 #include "proxy/admin/metrics.h"
 #include "proxy/runtime/asio.h"
+#include "proxy/stripe/lane_queue.h"
 #include "proxy/tunnel/tls_connection.h"
 
 namespace braid::proxy {
@@ -128,7 +130,7 @@ class Lane : public std::enable_shared_from_this<Lane> {
   const Options options_;
   std::weak_ptr<LaneOwner> owner_;
   asio::any_io_executor owner_executor_;
-  std::deque<std::string> queue_;
+  LaneQueue queue_;
   std::string stage_;        // small frames gathered into one record
   asio::steady_timer wake_;  // signals WriteLoop that there is work
   asio::steady_timer keepalive_;

@@ -1,5 +1,7 @@
 #include "proxy/tunnel/tunnel_manager.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/rand.h>
 
 #include "absl/strings/match.h"
@@ -14,6 +16,22 @@ using namespace asio::experimental::awaitable_operators;
 // ReadLaneHello reads exactly one frame from a freshly handshaken lane and
 // requires it to be a LANE_HELLO. Reads nothing past it, so the Lane's own
 // read loop starts at the next frame.
+// SetLaneSocketOptions prepares a lane's TCP connection, on either side.
+//  - No Nagle: a lane writes whole batches of records; a small frame (a
+//    CREDIT, a request) must leave at once.
+//  - TCP_NOTSENT_LOWAT: the kernel keeps at most about one lane write
+//    (Lane::kMaxFlushBytes) of bytes it has not yet sent. Without it, a
+//    lane that outruns its peer fills the send buffer (megabytes, as
+//    autotuned), and a small flow's frame, however early the lane's fair
+//    queue lets it go, waits behind all of it in the kernel. Bytes in
+//    flight are not limited, so a long link still fills its window.
+void SetLaneSocketOptions(tcp::socket& socket) {
+  using NotSentLowat = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>;
+  boost::system::error_code ignored;  // both are optimizations only
+  socket.set_option(tcp::no_delay(true), ignored);
+  socket.set_option(NotSentLowat(static_cast<int>(Lane::kMaxFlushBytes)), ignored);
+}
+
 asio::awaitable<std::optional<wire::LaneHello>> ReadLaneHello(TlsConnection& connection, std::string* error) {
   std::array<char, wire::kHeaderSize + wire::kLaneHelloPayloadSize> buf;
   boost::system::error_code ec = co_await connection.ReadExactly(std::span<char>(buf.data(), wire::kHeaderSize));
@@ -126,7 +144,7 @@ asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<T
     *error = "connecting to " + peer.address.ToString() + ": " + ec.message();
     co_return nullptr;
   }
-  conn->socket().set_option(tcp::no_delay(true));
+  SetLaneSocketOptions(conn->socket());
   ec = co_await WithTimeout(conn->Handshake(), cfg.handshake_timeout);
   if (ec == asio::error::timed_out) env_.metrics->limit_hits.With({"handshake_timeout"}).Add();
   if (!ec) {
@@ -265,7 +283,7 @@ asio::awaitable<void> TunnelManager::ServeLane(tcp::socket socket, std::shared_p
   boost::system::error_code ignored;
   const auto remote = socket.remote_endpoint(ignored);
   const std::string from = remote.address().to_string() + ":" + std::to_string(remote.port());
-  socket.set_option(tcp::no_delay(true), ignored);
+  SetLaneSocketOptions(socket);
   absl::StatusOr<bssl::UniquePtr<SSL>> ssl = tls->NewServerSsl();
   if (!ssl.ok()) {
     spdlog::error("tunnel listener: {}", std::string(ssl.status().message()));
