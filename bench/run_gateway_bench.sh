@@ -12,7 +12,8 @@
 #     direct, through braid with the tunnel up, and through braid with the
 #     tunnel cold (torn down after a 1 s idle_timeout).
 #     Fairness: the round-trip time of a small request/response flow on an
-#     idle tunnel, and beside a bulk iperf3 flow on the same tunnel.
+#     idle tunnel, and beside a bulk iperf3 flow on the same tunnel; and how
+#     two bulk flows share (directly, and through one tunnel).
 #  3. Both gateways' memory (VmRSS) with FLOWS idle flows open.
 #  4. A perf profile of both gateways during a single-flow transfer, and
 #     each gateway thread's CPU use during it.
@@ -311,6 +312,12 @@ bulk=$!
 sleep 1
 python3 "$nb" pingpong 127.0.0.1 "$l0_echo" 300 >"$out/fair-busy.json"
 wait "$bulk" || true
+require_pair l0
+# Two bulk flows at once: how evenly they share, directly and through the
+# same tunnel (per-stream receive rates of one iperf3 -P 2 run each).
+log "fairness: two bulk flows at once, direct and through the l0 tunnel"
+iperf3 -c 127.0.0.1 -p "$p_iperf" -t "$dur" -P 2 -J >"$out/fair-two-direct.json" 2>&1 || true
+iperf3 -c 127.0.0.1 -p "$l0_iperf" -t "$dur" -P 2 -J >"$out/fair-two-braid.json" 2>&1 || true
 require_pair l0
 stop_pair l0
 

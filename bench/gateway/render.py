@@ -206,8 +206,9 @@ def render(outdir):
     w("One connection through the lanes = 0 pair's echo service sends 64 bytes and waits for them, "
       "300 times, 5 ms apart: first with the tunnel otherwise idle, then while an iperf3 flow "
       "saturates the same tunnel. The bulk flow's frames queue on the lanes up to their high "
-      "watermark (1 MiB each), so the small flow waits at most behind that, never behind the "
-      "bulk flow's whole window.\n")
+      "watermark (1 MiB each), but each lane's queue is fair across flows (proxy/stripe/lane_queue.h): "
+      "the small flow's frame leaves with the lane's next write, and the kernel holds at most "
+      "one lane write of unsent bytes before it (TCP_NOTSENT_LOWAT).\n")
     w("| small flow | samples | median | p90 | p99 | max |")
     w("| --- | ---: | ---: | ---: | ---: | ---: |")
     for label, name in [("idle tunnel", "fair-idle.json"), ("beside a bulk flow", "fair-busy.json")]:
@@ -223,6 +224,22 @@ def render(outdir):
         w(f"\nThe bulk flow meanwhile: {gbps:.2f} Gbit/s.")
     except (ValueError, KeyError, TypeError):
         pass
+    rows = []
+    for label, name in [("direct", "fair-two-direct.json"), ("braid, one tunnel (lanes = 0)", "fair-two-braid.json")]:
+        try:
+            doc = json.loads(read(outdir, name, "") or "{}")
+            rates = sorted(st["receiver"]["bits_per_second"] / 1e9 for st in doc["end"]["streams"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if len(rates) == 2 and rates[1] > 0:
+            rows.append(f"| {label} | {rates[0]:.2f} | {rates[1]:.2f} | {rates[0] / rates[1]:.2f} |")
+    if rows:
+        w("\nTwo bulk flows at once (one iperf3 -P 2 run each): Gbit/s of the slower and the faster "
+          "stream, and their ratio (1.00 is an even share).\n")
+        w("| path | slower | faster | ratio |")
+        w("| --- | ---: | ---: | ---: |")
+        for r in rows:
+            w(r)
     w("")
 
     w("### Memory with idle flows\n")
