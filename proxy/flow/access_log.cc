@@ -46,8 +46,8 @@ void WriteAccessLog(const AccessRecord& r) {
     AccessLogger().log(LevelFor(r.reason), "{}", m);
     return;
   }
-  AccessLogger().log(LevelFor(r.reason), "flow {} {} src={} target={} peer={} sent={} received={} duration={}ms end={} rule={}{}{}",
-                     r.flow_id, r.side, r.source, r.target, r.peer, r.sent, r.received, r.duration.count(),
+  AccessLogger().log(LevelFor(r.reason), "flow {} {} src={} target={} peer={} tunnel={} sent={} received={} duration={}ms end={} rule={}{}{}",
+                     r.flow_id, r.side, r.source, r.target, r.peer, r.tunnel_id, r.sent, r.received, r.duration.count(),
                      CloseReasonName(r.reason), rule, r.detail.empty() ? "" : " detail=", r.detail);
 }
 

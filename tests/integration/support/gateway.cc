@@ -123,7 +123,7 @@ std::string GatewayProcess::LogTail(size_t lines) const {
 
 std::vector<FlowRecord> GatewayProcess::Flows() const {
   static const std::regex kLine(
-      R"(flow (\d+) (ingress|egress) src=(\S+) target=(\S+) peer=(\S+) sent=(\d+) received=(\d+) duration=\d+ms end=(\w+) rule=(\S+)(?: detail=(.*))?)");
+      R"(flow (\d+) (ingress|egress) src=(\S+) target=(\S+) peer=(\S+) tunnel=\d+ sent=(\d+) received=(\d+) duration=\d+ms end=(\w+) rule=(\S+)(?: detail=(.*))?)");
   std::vector<FlowRecord> flows;
   std::istringstream in(Log());
   std::string line;
