@@ -313,6 +313,21 @@ sleep 1
 python3 "$nb" pingpong 127.0.0.1 "$l0_echo" 300 >"$out/fair-busy.json"
 wait "$bulk" || true
 require_pair l0
+# The same beside a bulk flow capped at 1 Gbit/s, which leaves the gateways
+# CPU to spare: what the tunnel's queues cost, apart from a saturated CPU.
+iperf3 -c 127.0.0.1 -p "$l0_iperf" -t $((dur + 4)) -b 1G -J >"$out/fair-bulk-1g.json" 2>&1 &
+bulk=$!
+sleep 1
+python3 "$nb" pingpong 127.0.0.1 "$l0_echo" 300 >"$out/fair-busy-1g.json"
+wait "$bulk" || true
+require_pair l0
+# And the machine's own baseline: the small flow beside a saturating bulk
+# flow, both direct.
+iperf3 -c 127.0.0.1 -p "$p_iperf" -t $((dur + 4)) -J >/dev/null 2>&1 &
+bulk=$!
+sleep 1
+python3 "$nb" pingpong 127.0.0.1 "$p_echo" 300 >"$out/fair-direct-busy.json"
+wait "$bulk" || true
 # Two bulk flows at once: how evenly they share, directly and through the
 # same tunnel (per-stream receive rates of one iperf3 -P 2 run each).
 log "fairness: two bulk flows at once, direct and through the l0 tunnel"

@@ -204,14 +204,19 @@ def render(outdir):
 
     w("### Fairness: a small flow beside a bulk flow\n")
     w("One connection through the lanes = 0 pair's echo service sends 64 bytes and waits for them, "
-      "300 times, 5 ms apart: first with the tunnel otherwise idle, then while an iperf3 flow "
-      "saturates the same tunnel. The bulk flow's frames queue on the lanes up to their high "
+      "300 times, 5 ms apart: with the tunnel otherwise idle, then while an iperf3 flow "
+      "capped at 1 Gbit/s crosses the same tunnel, then while one saturates it; and, for "
+      "the machine's own baseline, the same exchanges directly beside a saturating direct "
+      "iperf3 flow. The bulk flow's frames queue on the lanes up to their high "
       "watermark (1 MiB each), but each lane's queue is fair across flows (proxy/stripe/lane_queue.h): "
       "the small flow's frame leaves with the lane's next write, and the kernel holds at most "
       "one lane write of unsent bytes before it (TCP_NOTSENT_LOWAT).\n")
     w("| small flow | samples | median | p90 | p99 | max |")
     w("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for label, name in [("idle tunnel", "fair-idle.json"), ("beside a bulk flow", "fair-busy.json")]:
+    for label, name in [("braid, idle tunnel", "fair-idle.json"),
+                        ("braid, beside a bulk flow capped at 1 Gbit/s", "fair-busy-1g.json"),
+                        ("braid, beside a saturating bulk flow", "fair-busy.json"),
+                        ("direct, beside a saturating direct bulk flow", "fair-direct-busy.json")]:
         xs = samples(name)
         if not xs:
             w(f"| {label} | 0 | n/a | | | |")
@@ -221,7 +226,7 @@ def render(outdir):
     try:
         bulk = json.loads(read(outdir, "fair-bulk.json", "") or "{}")
         gbps = bulk["end"]["sum_received"]["bits_per_second"] / 1e9
-        w(f"\nThe bulk flow meanwhile: {gbps:.2f} Gbit/s.")
+        w(f"\nThe saturating bulk flow meanwhile: {gbps:.2f} Gbit/s.")
     except (ValueError, KeyError, TypeError):
         pass
     rows = []
