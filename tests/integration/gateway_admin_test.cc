@@ -105,9 +105,15 @@ TEST_F(GatewayAdminTest, MetricsCountCompletedRefusedAndResetFlows) {
   {
     int error = 0;
     Socket s = ConnectFrom("127.0.0.9", service_port(), After(Millis(5'000)), &error);
-    ASSERT_TRUE(s.valid()) << strerror(error);
-    ReceiveResult r = ReceiveAll(s, After(Millis(10'000)));
-    EXPECT_EQ(r.end, StreamEnd::kReset) << StreamEndName(r.end);
+    if (s.valid()) {
+      ReceiveResult r = ReceiveAll(s, After(Millis(10'000)));
+      EXPECT_EQ(r.end, StreamEnd::kReset) << StreamEndName(r.end);
+    } else {
+      // The refusal can travel both tunnel hops and reset the connection
+      // before this thread, descheduled on a loaded machine, has seen its
+      // connect complete: the reset then shows as the connect's error.
+      EXPECT_EQ(error, ECONNRESET) << strerror(error);
+    }
   }
   ASSERT_TRUE(onprem_->WaitForFlows(2, Millis(10'000)));
   // Reset by the source in the middle.
