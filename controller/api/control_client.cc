@@ -43,42 +43,68 @@ ControlClient::ControlClient(asio::any_io_executor executor, std::shared_ptr<asi
 ControlClient::~ControlClient() = default;
 
 void ControlClient::Close() {
-  if (!stream_) return;
-  boost::system::error_code ignored;
-  beast::get_lowest_layer(*stream_).socket().close(ignored);
-  stream_.reset();
-  buffer_.clear();
+  ++closes_;
+  Drop();
 }
 
-asio::awaitable<absl::Status> ControlClient::Connect() {
+void ControlClient::Drop() {
+  if (!conn_) return;
+  // Closing the socket aborts whatever is pending on it; the pending
+  // operations still hold the connection (through their request), so it is
+  // freed only once they have completed.
+  boost::system::error_code ignored;
+  beast::get_lowest_layer(conn_->stream).socket().close(ignored);
+  conn_.reset();
+}
+
+absl::Status ControlClient::Closed(const std::string& target) const {
+  return absl::CancelledError(absl::StrCat("controller ", address_, ": ", target, ": closed"));
+}
+
+asio::awaitable<absl::Status> ControlClient::Connect(const std::string& target) {
   if (host_.empty()) co_return absl::InvalidArgumentError(absl::StrCat("controller address \"", address_,
                                                                       "\" is not HOST:PORT"));
+  const uint64_t closes = closes_;
   asio::ip::tcp::resolver resolver(executor_);
   auto [rec, results] = co_await resolver.async_resolve(host_, port_, kAsTuple);
+  if (closes_ != closes) co_return Closed(target);
   if (rec) co_return absl::UnavailableError(absl::StrCat("controller ", address_, ": cannot resolve: ", rec.message()));
-  auto stream = std::make_unique<Stream>(executor_, *tls_);
-  beast::get_lowest_layer(*stream).expires_after(std::chrono::seconds(10));
-  auto [cec, endpoint] = co_await beast::get_lowest_layer(*stream).async_connect(results, kAsTuple);
-  if (cec) co_return absl::UnavailableError(absl::StrCat("controller ", address_, ": cannot connect: ", Describe(cec)));
-  auto [hec] = co_await stream->async_handshake(asio::ssl::stream_base::client, kAsTuple);
-  if (hec) co_return absl::UnavailableError(absl::StrCat("controller ", address_, ": handshake failed: ", Describe(hec)));
-  stream_ = std::move(stream);
-  buffer_.clear();
+  // In conn_ from the start, so that Close() aborts the connect and the
+  // handshake too.
+  const auto conn = std::make_shared<Connection>(executor_, *tls_);
+  conn_ = conn;
+  beast::get_lowest_layer(conn->stream).expires_after(std::chrono::seconds(10));
+  auto [cec, endpoint] = co_await beast::get_lowest_layer(conn->stream).async_connect(results, kAsTuple);
+  if (closes_ != closes) co_return Closed(target);
+  if (cec) {
+    Drop();
+    co_return absl::UnavailableError(absl::StrCat("controller ", address_, ": cannot connect: ", Describe(cec)));
+  }
+  auto [hec] = co_await conn->stream.async_handshake(asio::ssl::stream_base::client, kAsTuple);
+  if (closes_ != closes) co_return Closed(target);
+  if (hec) {
+    Drop();
+    co_return absl::UnavailableError(absl::StrCat("controller ", address_, ": handshake failed: ", Describe(hec)));
+  }
   co_return absl::OkStatus();
 }
 
 asio::awaitable<absl::StatusOr<ControlResponse>> ControlClient::Request(http::verb method, std::string target,
                                                                         std::string body,
                                                                         std::chrono::milliseconds timeout) {
+  const uint64_t closes = closes_;
   // One retry: a kept-alive connection the server closed meanwhile fails
   // the first write or read; a fresh connection then says whether the
   // controller is really away.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    const bool fresh = !stream_;
+    const bool fresh = !conn_;
     if (fresh) {
-      if (absl::Status s = co_await Connect(); !s.ok()) co_return s;
+      if (absl::Status s = co_await Connect(target); !s.ok()) co_return s;
     }
-    beast::get_lowest_layer(*stream_).expires_after(timeout);
+    // This request's own reference: Close() may drop conn_ while an
+    // operation below is pending on the connection.
+    const std::shared_ptr<Connection> conn = conn_;
+    beast::get_lowest_layer(conn->stream).expires_after(timeout);
     http::request<http::string_body> req{method, target, 11};
     req.set(http::field::host, host_);
     req.set(http::field::user_agent, "braid");
@@ -86,16 +112,18 @@ asio::awaitable<absl::StatusOr<ControlResponse>> ControlClient::Request(http::ve
     req.body() = body;
     req.prepare_payload();
     req.keep_alive(true);
-    auto [wec, written] = co_await http::async_write(*stream_, req, kAsTuple);
+    auto [wec, written] = co_await http::async_write(conn->stream, req, kAsTuple);
+    if (closes_ != closes) co_return Closed(target);
     boost::system::error_code ec = wec;
     http::response_parser<http::string_body> parser;
     parser.body_limit(kMaxResponseBytes);
     if (!ec) {
-      auto [rec, read] = co_await http::async_read(*stream_, buffer_, parser, kAsTuple);
+      auto [rec, read] = co_await http::async_read(conn->stream, conn->buffer, parser, kAsTuple);
+      if (closes_ != closes) co_return Closed(target);
       ec = rec;
     }
     if (ec) {
-      Close();
+      Drop();
       if (ec == beast::error::timeout) {
         co_return absl::DeadlineExceededError(absl::StrCat("controller ", address_, ": ", target, ": no answer within ",
                                                            timeout.count(), "ms"));
@@ -104,7 +132,7 @@ asio::awaitable<absl::StatusOr<ControlResponse>> ControlClient::Request(http::ve
       co_return absl::UnavailableError(absl::StrCat("controller ", address_, ": ", target, ": ", Describe(ec)));
     }
     http::response<http::string_body> res = parser.release();
-    if (!res.keep_alive()) Close();
+    if (!res.keep_alive()) Drop();
     co_return ControlResponse{res.result_int(), std::move(res.body())};
   }
   co_return absl::UnavailableError(absl::StrCat("controller ", address_, ": connection lost"));

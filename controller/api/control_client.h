@@ -11,12 +11,19 @@
 // stranger answering at its address must not make a gateway buffer without
 // end.
 //
+// Close() may come at any time on the client's executor, also while a
+// request waits on the network (a gateway stopping in the middle of its long
+// poll): that request ends at once with Cancelled. The connection it was
+// using stays allocated until that request has finished with it, because
+// the request's pending operations refer to it until they complete (aborted).
+//
 // Threading: none inside; a client belongs to the executor it was made on,
 // and runs one request at a time.
 #ifndef BRAID_CONTROLLER_API_CONTROL_CLIENT_H_
 #define BRAID_CONTROLLER_API_CONTROL_CLIENT_H_
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,27 +57,49 @@ class ControlClient {
 
   // Request sends `method target` with `body` (JSON, or nothing if empty).
   // Returns the response whatever its status, or Unavailable naming the
-  // address and what failed (resolve, connect, TLS, I/O), or
-  // DeadlineExceeded when `timeout` passed first.
+  // address and what failed (resolve, connect, TLS, I/O), DeadlineExceeded
+  // when `timeout` passed first, or Cancelled when Close() was called
+  // before it finished.
   asio::awaitable<absl::StatusOr<ControlResponse>> Request(http::verb method, std::string target, std::string body,
                                                            std::chrono::milliseconds timeout);
 
-  // Close drops the connection (the next request makes a new one).
+  // Close drops the connection (the next request makes a new one) and ends
+  // a request in progress with Cancelled.
   void Close();
 
   const std::string& address() const { return address_; }
 
  private:
   using Stream = beast::ssl_stream<beast::tcp_stream>;
-  asio::awaitable<absl::Status> Connect();
+  // Connection: one TLS connection and what was read past the last
+  // response. Shared between the client and the request using it, so that
+  // Close() can drop it while that request's operations are still pending:
+  // they complete on a stream and buffer that still exist.
+  struct Connection {
+    Connection(const asio::any_io_executor& executor, asio::ssl::context& tls) : stream(executor, tls) {}
+    Stream stream;
+    beast::flat_buffer buffer;
+  };
+
+  // Connect makes conn_ a new connection: resolved, connected and TLS
+  // established. Returns Unavailable (or InvalidArgument for a malformed
+  // address) naming what failed, Cancelled if Close() came meanwhile
+  // (naming `target`, the request it connects for).
+  asio::awaitable<absl::Status> Connect(const std::string& target);
+  // Drop closes and forgets the connection, if any.
+  void Drop();
+  // Closed is the status of a request that Close() ended.
+  absl::Status Closed(const std::string& target) const;
 
   asio::any_io_executor executor_;
   std::shared_ptr<asio::ssl::context> tls_;
   std::string address_;
   std::string host_;
   std::string port_;
-  std::unique_ptr<Stream> stream_;
-  beast::flat_buffer buffer_;
+  std::shared_ptr<Connection> conn_;
+  // closes_ counts Close() calls: a request that sees it change between
+  // its start and the end of an operation was closed.
+  uint64_t closes_ = 0;
 };
 
 // SplitHostPort splits "host:port" or "[v6]:port". Returns false if there is
