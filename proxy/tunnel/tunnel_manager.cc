@@ -118,65 +118,94 @@ void TunnelManager::CarryFlow(tcp::socket host, FlowKey key, const ServiceConfig
   tunnel->OpenIngressFlow(std::move(host), std::move(key), service, std::move(rule));
 }
 
-asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<Tunnel> tunnel, const PeerConfig& peer,
-                                                               uint16_t index, std::string* error) {
-  // Held for the whole dial: a reload may replace env_'s meanwhile.
-  const std::shared_ptr<const GatewayConfig> config = env_.config;
-  const std::shared_ptr<const TlsContext> tls = tls_;
-  const TunnelConfig& cfg = config->tunnel;
-  absl::StatusOr<bssl::UniquePtr<SSL>> ssl = tls->NewClientSsl(peer.name);
+namespace {
+
+// LaneDial is what dialing one lane needs, copied on the control worker
+// for the lane's worker.
+struct LaneDial {
+  std::shared_ptr<const GatewayConfig> config;
+  std::shared_ptr<const TlsContext> tls;
+  GatewayMetrics* metrics = nullptr;  // thread-safe
+  PeerConfig peer;
+  uint64_t tunnel_id = 0;
+  uint16_t lane_count = 0;
+  uint16_t index = 0;
+  LaneBinder binder{};  // the tunnel's, from lane 0 (unknown when dialing lane 0)
+};
+
+// DialedLane: the lane, up, and the binder its LANE_HELLO carried; or no
+// lane and why.
+struct DialedLane {
+  std::shared_ptr<Lane> lane;
+  LaneBinder binder{};
+  std::string error;
+};
+
+// DialLaneOnItsWorker dials lane `dial.index` of a tunnel: connect, TLS
+// handshake, LANE_HELLO both ways. Runs on the lane's worker and touches
+// nothing but `dial` and its own connection.
+asio::awaitable<DialedLane> DialLaneOnItsWorker(LaneDial dial) {
+  DialedLane dialed;
+  std::string* error = &dialed.error;
+  const PeerConfig& peer = dial.peer;
+  const uint16_t index = dial.index;
+  const TunnelConfig& cfg = dial.config->tunnel;
+  absl::StatusOr<bssl::UniquePtr<SSL>> ssl = dial.tls->NewClientSsl(peer.name);
   if (!ssl.ok()) {
     *error = std::string(ssl.status().message());
-    co_return nullptr;
+    co_return dialed;
   }
   // The connection adopts the SSL that TlsContext configured for this peer.
-  auto conn = std::make_unique<TlsConnection>(tcp::socket(LaneWorker(index)), std::move(*ssl));
-  tcp::resolver resolver(*env_.control);
+  const asio::any_io_executor worker = co_await asio::this_coro::executor;
+  auto conn = std::make_unique<TlsConnection>(tcp::socket(worker), std::move(*ssl));
+  tcp::resolver resolver(worker);
   auto [rec, endpoints] = co_await resolver.async_resolve(peer.address.host, std::to_string(peer.address.port),
                                                           kAsTuple);
   if (rec) {
     *error = "resolving " + peer.address.ToString() + ": " + rec.message();
-    co_return nullptr;
+    co_return dialed;
   }
   boost::system::error_code ec = co_await WithTimeout(
       asio::async_connect(conn->socket(), endpoints, asio::as_tuple(asio::use_awaitable)), cfg.handshake_timeout);
   if (ec) {
     *error = "connecting to " + peer.address.ToString() + ": " + ec.message();
-    co_return nullptr;
+    co_return dialed;
   }
   SetLaneSocketOptions(conn->socket());
   ec = co_await WithTimeout(conn->Handshake(), cfg.handshake_timeout);
-  if (ec == asio::error::timed_out) env_.metrics->limit_hits.With({"handshake_timeout"}).Add();
+  if (ec == asio::error::timed_out) dial.metrics->limit_hits.With({"handshake_timeout"}).Add();
   if (!ec) {
     if (absl::Status s = CheckEstablished(conn->ssl()); !s.ok()) {
-      CountHandshake(*env_.metrics, "dial", false, conn->ssl());
+      CountHandshake(*dial.metrics, "dial", false, conn->ssl());
       *error = "TLS handshake with " + peer.name + ": " + std::string(s.message());
-      co_return nullptr;
+      co_return dialed;
     }
   }
-  CountHandshake(*env_.metrics, "dial", !ec, conn->ssl());
+  CountHandshake(*dial.metrics, "dial", !ec, conn->ssl());
   if (ec) {
     *error = "TLS handshake with " + peer.name + ": " + conn->ErrorText(ec);
-    co_return nullptr;
+    co_return dialed;
   }
+  // Lane 0's handshake gives the tunnel its binder; the others carry it.
+  dialed.binder = dial.binder;
   if (index == 0) {
-    absl::StatusOr<LaneBinder> binder = ExportLaneBinder(conn->ssl(), tunnel->id());
+    absl::StatusOr<LaneBinder> binder = ExportLaneBinder(conn->ssl(), dial.tunnel_id);
     if (!binder.ok()) {
       *error = std::string(binder.status().message());
-      co_return nullptr;
+      co_return dialed;
     }
-    tunnel->SetBinder(*binder);
+    dialed.binder = *binder;
   }
-  wire::LaneHello hello{tunnel->id(), wire::kProtocolVersion, index, tunnel->lane_count(), tunnel->binder()};
+  wire::LaneHello hello{dial.tunnel_id, wire::kProtocolVersion, index, dial.lane_count, dialed.binder};
   std::string out;
   (void)Encode(hello, &out);
   if (!conn->Seal(out)) {
     *error = "sending LANE_HELLO: " + conn->ErrorText({});
-    co_return nullptr;
+    co_return dialed;
   }
   if (boost::system::error_code wec = co_await conn->Flush()) {
     *error = "sending LANE_HELLO: " + wec.message();
-    co_return nullptr;
+    co_return dialed;
   }
   std::optional<wire::LaneHello> reply = co_await ReadLaneHello(*conn, error);
   if (!reply) {
@@ -184,20 +213,51 @@ asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<T
     // refusal arrives here, on the first read.
     *error = "lane " + std::to_string(index) + " to " + peer.name + ": " +
              conn->ErrorText(asio::error::connection_aborted) + " (" + *error + ")";
-    co_return nullptr;
+    co_return dialed;
   }
   if (reply->version != wire::kProtocolVersion) {
     *error = "peer answered LANE_HELLO with protocol version " + std::to_string(reply->version);
-    co_return nullptr;
+    co_return dialed;
   }
   if (reply->tunnel_id != hello.tunnel_id || reply->lane_index != index || reply->binder != hello.binder) {
     *error = "peer answered LANE_HELLO for another tunnel or lane";
+    co_return dialed;
+  }
+  spdlog::debug("tunnel {} lane {} to {} up{}", dial.tunnel_id, index, peer.name,
+                HandshakeResumed(conn->ssl()) ? " (resumed)" : "");
+  dialed.lane = std::make_shared<Lane>(std::move(conn), index,
+                                       LaneOptions(cfg, wire::Role::kDialer, *dial.metrics, peer.name, index));
+  co_return dialed;
+}
+
+}  // namespace
+
+asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<Tunnel> tunnel, const PeerConfig& peer,
+                                                               uint16_t index, std::string* error) {
+  // The lane's socket belongs to its worker, so the dial runs there, as
+  // ServeLane does on the accepting side: an Asio object is used only on
+  // the thread that runs its io_context. (The control worker used to
+  // connect and handshake the socket itself while the lane worker's
+  // io_uring loop reaped its completions, unsynchronized: a data race that
+  // ThreadSanitizer reported in every dialing gateway.) The dial gets
+  // copies of what it needs and hands back the lane, or why there is none;
+  // the tunnel is touched only here.
+  LaneDial dial{.config = env_.config,  // held for the whole dial: a reload may replace env_'s meanwhile
+                .tls = tls_,
+                .metrics = env_.metrics,
+                .peer = peer,
+                .tunnel_id = tunnel->id(),
+                .lane_count = tunnel->lane_count(),
+                .index = index,
+                .binder = tunnel->binder()};
+  DialedLane dialed = co_await asio::co_spawn(LaneWorker(index), DialLaneOnItsWorker(std::move(dial)),
+                                              asio::use_awaitable);
+  if (!dialed.lane) {
+    *error = std::move(dialed.error);
     co_return nullptr;
   }
-  spdlog::debug("tunnel {} lane {} to {} up{}", tunnel->id(), index, peer.name,
-                HandshakeResumed(conn->ssl()) ? " (resumed)" : "");
-  co_return std::make_shared<Lane>(std::move(conn), index,
-                                   LaneOptions(cfg, wire::Role::kDialer, *env_.metrics, peer.name, index));
+  if (index == 0) tunnel->SetBinder(dialed.binder);
+  co_return dialed.lane;
 }
 
 asio::awaitable<void> TunnelManager::Dial(std::shared_ptr<Tunnel> tunnel, PeerConfig peer) {

@@ -3,7 +3,8 @@
 // Lives on the control worker with the tunnels. Outgoing: the first flow to
 // a peer creates a Tunnel and dials its lanes (lane 0 first; its TLS exporter
 // gives the binder and its session ticket lets the other lanes resume), each
-// lane's socket on its own worker. Incoming: every accepted connection is
+// lane dialed on its own worker (its socket lives there) and handed to the
+// tunnel on the control worker once up. Incoming: every accepted connection is
 // handed to a worker for its TLS handshake; the peer's name comes from its
 // certificate; its LANE_HELLO must carry the binder of the tunnel's lane 0,
 // so a lane from another TLS session cannot join.
