@@ -43,7 +43,9 @@ class ControlClientTest : public ::testing::Test {
         MakeServerTls(dir_.File("server.pem"), dir_.File("server.key"), dir_.File("ca.pem"));
     ASSERT_TRUE(server_tls.ok()) << server_tls.status();
     server_tls_ = *std::move(server_tls);
-    absl::StatusOr<std::shared_ptr<asio::ssl::context>> client_tls = MakeClientTls({.ca_pem = *ca_pem});
+    ClientTlsOptions client_options;
+    client_options.ca_pem = *ca_pem;
+    absl::StatusOr<std::shared_ptr<asio::ssl::context>> client_tls = MakeClientTls(client_options);
     ASSERT_TRUE(client_tls.ok()) << client_tls.status();
     client_tls_ = *std::move(client_tls);
     acceptor_.open(tcp::v4());
