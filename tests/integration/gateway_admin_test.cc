@@ -404,8 +404,10 @@ TEST_F(GatewayAdminTest, DestinationResetsReachTheSourceAsResets) {
     (void)::recv(s.fd(), buf, sizeof(buf), 0);
     struct linger lg{1, 0};
     ::setsockopt(s.fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    s.Close();
+    // Counted before the reset is sent: the source can see the reset, and
+    // the test read the count, before this thread runs again.
     ++sink_resets;
+    s.Close();
   });
   ASSERT_NO_FATAL_FAILURE(StartPairWithAdmin(sink.port()));
   for (int i = 0; i < 40; ++i) {
