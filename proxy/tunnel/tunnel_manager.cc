@@ -448,14 +448,23 @@ void TunnelManager::OnTunnelClosed(uint64_t id) {
   tunnels_.erase(it);
 }
 
+std::vector<std::shared_ptr<Tunnel>> TunnelManager::LiveTunnels() const {
+  std::vector<std::shared_ptr<Tunnel>> live;
+  live.reserve(tunnels_.size());
+  for (const auto& [id, tunnel] : tunnels_) live.push_back(tunnel);
+  return live;
+}
+
 void TunnelManager::RecheckPolicy() {
   std::shared_ptr<const PolicySnapshot> snapshot = env_.policy->Current();
-  for (auto& [id, tunnel] : tunnels_) tunnel->RecheckPolicy(*snapshot);
+  // A draining tunnel whose last flow the new policy revokes closes here.
+  for (auto& tunnel : LiveTunnels()) tunnel->RecheckPolicy(*snapshot);
 }
 
 void TunnelManager::DrainAll() {
   draining_ = true;
-  for (auto& [id, tunnel] : tunnels_) tunnel->Drain();
+  // A tunnel with no flows closes as it drains.
+  for (auto& tunnel : LiveTunnels()) tunnel->Drain();
 }
 
 void TunnelManager::UpdateConfig(std::shared_ptr<const GatewayConfig> config, std::shared_ptr<const TlsContext> tls) {
@@ -485,8 +494,7 @@ void TunnelManager::CloseTunnelsTo(const std::string& peer, const std::string& w
 }
 
 void TunnelManager::CloseAll(const std::string& why) {
-  auto tunnels = tunnels_;
-  for (auto& [id, tunnel] : tunnels) tunnel->Close(CloseReason::kShutdown, why, true);
+  for (auto& tunnel : LiveTunnels()) tunnel->Close(CloseReason::kShutdown, why, true);
 }
 
 }  // namespace braid::proxy

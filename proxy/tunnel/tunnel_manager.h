@@ -15,6 +15,7 @@
 #include <mutex>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "proxy/runtime/worker_pool.h"
@@ -66,6 +67,10 @@ class TunnelManager {
                                   std::shared_ptr<const TlsContext> tls);
   void BindLane(std::string peer, wire::LaneHello hello, std::shared_ptr<Lane> lane);
   void OnTunnelClosed(uint64_t id);
+  // LiveTunnels copies tunnels_, for loops that may close tunnels: a tunnel
+  // that closes removes itself from tunnels_ at once (OnTunnelClosed), so
+  // those loops must not walk the map itself.
+  std::vector<std::shared_ptr<Tunnel>> LiveTunnels() const;
   asio::io_context& LaneWorker(uint16_t index);
 
   WorkerPool& workers_;
