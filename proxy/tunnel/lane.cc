@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "proxy/wire/frame_buffer.h"
 #include "proxy/wire/frame_codec.h"
 #include "spdlog/spdlog.h"
 
@@ -53,6 +54,15 @@ asio::awaitable<void> Lane::KeepaliveLoop() {
     if (now - last_read_ > options_.keepalive_timeout) {
       Fail("keepalive timeout: nothing from the peer for " +
            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - last_read_).count()) + " ms");
+      co_return;
+    }
+    // The same bound on the other direction: a write that the peer has not
+    // let finish for keepalive_timeout means it reads nothing.
+    if (write_started_ != std::chrono::steady_clock::time_point::max() &&
+        now - write_started_ > options_.keepalive_timeout) {
+      Fail("send stalled: a write has waited for the peer to read for " +
+           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - write_started_).count()) +
+           " ms");
       co_return;
     }
     // A PING every interval, busy or not: it proves the peer alive to an
@@ -156,7 +166,7 @@ asio::awaitable<void> Lane::ReadLoop() {
         });
         co_return;
       }
-      frame.payload.resize(frame.header.length);
+      ResizeForOverwrite(frame.payload, frame.header.length);
       payload_filled = 0;
       in_payload = frame.header.length > 0;
     } else {
@@ -218,7 +228,9 @@ asio::awaitable<void> Lane::WriteLoop() {
       spdlog::debug("lane {}: TLS KeyUpdate sent ({} so far, {} records sealed)", index_, key_updates,
                     connection_->records_sealed());
     }
+    write_started_ = std::chrono::steady_clock::now();
     boost::system::error_code ec = co_await connection_->Flush();
+    write_started_ = std::chrono::steady_clock::time_point::max();
     if (closed_) co_return;
     if (ec) {
       Fail(ec.message());

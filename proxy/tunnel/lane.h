@@ -135,6 +135,10 @@ class Lane : public std::enable_shared_from_this<Lane> {
   asio::steady_timer wake_;  // signals WriteLoop that there is work
   asio::steady_timer keepalive_;
   std::chrono::steady_clock::time_point last_read_;
+  // When the write in progress began; max() while none is. A peer that
+  // keeps sending but stops reading would otherwise stall this lane's
+  // writes, and grow its queue of answers (PONG), for ever.
+  std::chrono::steady_clock::time_point write_started_ = std::chrono::steady_clock::time_point::max();
   std::atomic<uint64_t> bytes_sent_{0}, bytes_received_{0};
   bool closed_ = false;
   bool finishing_ = false;

@@ -550,6 +550,30 @@ TEST_F(GatewayProtocolTest, DeniedOpenIsRefusedWithTheRule) {
 // docs/protocol.md, OPEN: version 1 gateways carry TCP only and refuse UDP
 // with `unsupported`, whatever the policy says.
 // The policy here permits any protocol, so the refusal is the gateway's.
+// A peer that keeps sending (PINGs, so the lane's receive keepalive is
+// satisfied) but never reads: the gateway's answers fill the connection and
+// its writes stall. It must give the lane up after keepalive_timeout, not
+// queue PONGs for ever.
+TEST_F(GatewayProtocolTest, PeerThatNeverReadsLosesItsLane) {
+  constexpr uint64_t kTunnel = 0x7e57'0601;
+  ASSERT_NO_FATAL_FAILURE(StartGateways([](nlohmann::json&, nlohmann::json& cloud) {
+    cloud["tunnel"]["keepalive_interval"] = "500ms";
+    cloud["tunnel"]["keepalive_timeout"] = "2s";
+  }));
+  FakePeer peer;
+  ASSERT_NO_FATAL_FAILURE(JoinTunnel(peer, kTunnel));
+  std::string pings;
+  for (uint64_t i = 0; pings.size() < 64 * kKiB; ++i) pings += Encoded(wire::Ping{i});
+  const Deadline give_up = After(Millis(30'000));
+  bool cut = false;
+  while (!cut && Clock::now() < give_up) cut = !peer.SendRaw(pings);
+  ASSERT_TRUE(cut) << "gw-cloud still took PINGs after 30 s of its PONGs not being read";
+  const std::string line = ExpectLog("send stalled");
+  EXPECT_THAT(line, HasSubstr(Id(kTunnel)));
+  peer.Close();
+  ExpectPairStillCarries();
+}
+
 TEST_F(GatewayProtocolTest, UdpOpenIsRefusedAsUnsupported) {
   constexpr uint64_t kTunnel = 0x7e57'0502;
   nlohmann::json policy = PermitPolicy(sink_->port());
