@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "proxy/tunnel/tunnel.h"
+#include "proxy/wire/frame_buffer.h"
 #include "proxy/wire/frame_codec.h"
 
 namespace braid::proxy {
@@ -145,7 +146,7 @@ asio::awaitable<void> Flow::HostToTunnel() {
     uint64_t left = tx.byte_limit() - tx.bytes_sent();
     while (count < fit && count < seq_room && left > 0) {
       const size_t payload = static_cast<size_t>(std::min<uint64_t>(left, wire::kMaxPayload));
-      frames[count].resize(wire::kHeaderSize + payload);
+      ResizeForOverwrite(frames[count], wire::kHeaderSize + payload);
       buffers[count] = asio::buffer(frames[count].data() + wire::kHeaderSize, payload);
       left -= payload;
       ++count;
