@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/mem.h>
 #include <openssl/rand.h>
 
 #include "absl/strings/match.h"
@@ -219,7 +220,8 @@ asio::awaitable<DialedLane> DialLaneOnItsWorker(LaneDial dial) {
     *error = "peer answered LANE_HELLO with protocol version " + std::to_string(reply->version);
     co_return dialed;
   }
-  if (reply->tunnel_id != hello.tunnel_id || reply->lane_index != index || reply->binder != hello.binder) {
+  if (reply->tunnel_id != hello.tunnel_id || reply->lane_index != index || reply->lane_count != hello.lane_count ||
+      reply->binder != hello.binder) {
     *error = "peer answered LANE_HELLO for another tunnel or lane";
     co_return dialed;
   }
@@ -425,7 +427,11 @@ void TunnelManager::BindLane(std::string peer, wire::LaneHello hello, std::share
     if (it == tunnels_.end() || it->second->closed()) return reject("no such tunnel");
     tunnel = it->second;
     if (tunnel->peer() != peer) return reject("lane certificate names " + peer + ", tunnel belongs to " + tunnel->peer());
-    if (tunnel->binder() != hello.binder) return reject("binder does not match the tunnel's first lane");
+    // In constant time: whoever holds a certificate of the CA must not learn,
+    // from how long a refusal takes, how much of a guessed binder was right.
+    if (CRYPTO_memcmp(tunnel->binder().data(), hello.binder.data(), hello.binder.size()) != 0) {
+      return reject("binder does not match the tunnel's first lane");
+    }
     if (hello.lane_count != tunnel->lane_count() || tunnel->HasLane(hello.lane_index)) {
       return reject("lane index or count does not fit the tunnel");
     }
