@@ -12,12 +12,14 @@
 //   - lane setup: a wrong binder on lane 0, a first frame that is not
 //     LANE_HELLO, lane 1 of a tunnel that does not exist; lane 1 of a live
 //     tunnel with its own binder instead of lane 0's, another gateway's
-//     certificate, another lane count, or a slot already taken (and, disabled
-//     until the gateway checks it, a LANE_HELLO of an unsupported version);
+//     certificate, another lane count, or a slot already taken, and a
+//     LANE_HELLO of an unsupported version;
 //   - flows: a duplicate DATA sequence number (the sink sees a reset, never
 //     a clean EOF), OPENs the policy denies (OPEN_REFUSED policy_denied with
-//     the rule id, and the tunnel stays up), and, disabled until the
-//     gateway refuses it, an OPEN for UDP;
+//     the rule id, and the tunnel stays up), and an OPEN for UDP
+//     (OPEN_REFUSED unsupported);
+//   - a peer that sends but never reads: its lane is given up after
+//     keepalive_timeout instead of queueing answers for ever;
 //   - bytes that are not TLS, and a ClientHello cut short, on the tunnel
 //     and service ports while a transfer runs beside them.
 // The first test carries a whole flow through the fake peer, so that a
@@ -547,9 +549,6 @@ TEST_F(GatewayProtocolTest, DeniedOpenIsRefusedWithTheRule) {
   ExpectPairStillCarries();
 }
 
-// docs/protocol.md, OPEN: version 1 gateways carry TCP only and refuse UDP
-// with `unsupported`, whatever the policy says.
-// The policy here permits any protocol, so the refusal is the gateway's.
 // A peer that keeps sending (PINGs, so the lane's receive keepalive is
 // satisfied) but never reads: the gateway's answers fill the connection and
 // its writes stall. It must give the lane up after keepalive_timeout, not
@@ -574,6 +573,9 @@ TEST_F(GatewayProtocolTest, PeerThatNeverReadsLosesItsLane) {
   ExpectPairStillCarries();
 }
 
+// docs/protocol.md, OPEN: version 1 gateways carry TCP only and refuse UDP
+// with `unsupported`, whatever the policy says.
+// The policy here permits any protocol, so the refusal is the gateway's.
 TEST_F(GatewayProtocolTest, UdpOpenIsRefusedAsUnsupported) {
   constexpr uint64_t kTunnel = 0x7e57'0502;
   nlohmann::json policy = PermitPolicy(sink_->port());

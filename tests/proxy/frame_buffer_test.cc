@@ -26,14 +26,5 @@ TEST(FrameBufferTest, SizeIsExactlyWhatWasAskedFromAnyStart) {
   }
 }
 
-TEST(FrameBufferTest, NewBytesAreWritable) {
-  std::string buffer;
-  ResizeForOverwrite(buffer, 24);
-  for (size_t i = 0; i < buffer.size(); ++i) buffer[i] = static_cast<char>(i);
-  ResizeForOverwrite(buffer, 30);
-  for (size_t i = 24; i < buffer.size(); ++i) buffer[i] = static_cast<char>(i);
-  for (size_t i = 0; i < buffer.size(); ++i) EXPECT_EQ(buffer[i], static_cast<char>(i));
-}
-
 }  // namespace
 }  // namespace braid::proxy
