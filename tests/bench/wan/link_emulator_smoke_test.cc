@@ -1,0 +1,103 @@
+// The real braid-link-emulator between two network namespaces set up by
+// bench/wan/netns.sh: 8 MiB over TCP from namespace A to namespace B across
+// a link with 10 ms of delay each way arrive intact (SHA-256 of what was
+// sent and what was received), the TCP handshake takes at least the
+// emulated round trip, and the emulator counted the bytes it carried.
+//
+// Needs root, /dev/net/tun and network namespaces; skipped, saying which
+// is missing, where any is not there. The run is bounded (timeout(1)
+// around netns.sh, which tears the namespaces and the emulator down on any
+// exit), and the test checks afterwards that nothing was left behind.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "nlohmann/json.hpp"
+
+namespace braid::bench {
+namespace {
+
+// RunCommand runs `command` with sh, returns its exit status (-1 if it did
+// not exit normally) and its stdout and stderr together in *output.
+int RunCommand(const std::string& command, std::string* output) {
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return -1;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool Quiet(const std::string& command) {
+  std::string ignored;
+  return RunCommand(command, &ignored) == 0;
+}
+
+class LinkEmulatorSmokeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: it creates network namespaces and TUN devices";
+    const int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+      GTEST_SKIP() << "cannot open /dev/net/tun (" << std::strerror(errno)
+                   << "): no tun module, or a container that does not expose it";
+    }
+    ::close(fd);
+    const std::string probe = "braidwan-probe-" + std::to_string(::getpid());
+    if (!Quiet("ip netns add " + probe)) {
+      GTEST_SKIP() << "'ip netns add' failed: network namespaces are not available here "
+                      "(a container without CAP_SYS_ADMIN, or no iproute2)";
+    }
+    Quiet("ip netns del " + probe);
+    if (!Quiet("command -v python3")) GTEST_SKIP() << "python3 is missing";
+  }
+};
+
+TEST_F(LinkEmulatorSmokeTest, CarriesTcpIntactWithTheConfiguredDelay) {
+  constexpr int kBytes = 8 << 20;
+  const std::string tag = "smk" + std::to_string(::getpid());
+  const std::string command = std::string("WAN_EMULATOR=") + BRAID_LINK_EMULATOR + " WAN_TAG=" + tag +
+                              " timeout -k 5 60 " + BRAID_SOURCE_DIR + "/bench/wan/netns.sh run --delay-ms 10 -- " +
+                              "python3 " + BRAID_SOURCE_DIR + "/tests/bench/wan/smoke_transfer.py " +
+                              std::to_string(kBytes);
+  std::string output;
+  const int rc = RunCommand(command, &output);
+
+  // Whatever happened, nothing may be left behind.
+  std::string namespaces;
+  RunCommand("ip netns list", &namespaces);
+  EXPECT_EQ(namespaces.find(tag), std::string::npos) << "a namespace was left behind:\n" << namespaces;
+
+  ASSERT_EQ(rc, 0) << command << "\n" << output;
+  const size_t at = output.find("result ");
+  ASSERT_NE(at, std::string::npos) << output;
+  const nlohmann::json result = nlohmann::json::parse(output.substr(at + 7, output.find('\n', at) - at - 7));
+  EXPECT_EQ(result["sent"]["bytes"], kBytes);
+  EXPECT_EQ(result["received"]["bytes"], kBytes);
+  EXPECT_EQ(result["received"]["sha256"], result["sent"]["sha256"]);
+  // The SYN and the SYN-ACK each cross the link once: 2 x 10 ms at least;
+  // well under a second on any machine that runs the test at all.
+  const double connect_ms = result["sent"]["connect_ms"];
+  EXPECT_GE(connect_ms, 20.0);
+  EXPECT_LT(connect_ms, 1000.0);
+  // netns.sh prints the emulator's counters as it stops it: the data went
+  // through it, A to B.
+  const size_t counters = output.find("a->b: offered_packets=");
+  ASSERT_NE(counters, std::string::npos) << output;
+  const size_t forwarded = output.find("forwarded_bytes=", counters);
+  ASSERT_NE(forwarded, std::string::npos) << output;
+  EXPECT_GE(std::stoll(output.substr(forwarded + 16)), kBytes) << output;
+}
+
+}  // namespace
+}  // namespace braid::bench
