@@ -83,7 +83,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const G
   if (!tls.ok()) return tls.status();
 
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const uint16_t lanes = static_cast<uint16_t>(config->tunnel.lanes == 0 ? cores : config->tunnel.lanes);
+  const uint16_t lanes = LaneCount(config->tunnel, cores);
   try {
     gw->workers_ = std::make_unique<WorkerPool>(cores);
   } catch (const boost::system::system_error& e) {
@@ -91,7 +91,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const G
         absl::StrCat("cannot set up the event loops (io_uring; rebuild with -DBRAID_ASIO_IO_URING=OFF for epoll): ",
                      e.what()));
   }
-  TunnelEnv env{config, &gw->policy_, &gw->workers_->control(), nullptr, &gw->metrics_, nullptr};
+  TunnelEnv env{config, &gw->policy_, &gw->workers_->control(), nullptr, &gw->metrics_, nullptr, nullptr};
   gw->tunnels_ = std::make_unique<TunnelManager>(*gw->workers_, env, *std::move(tls), lanes);
 
   // Bind every socket now, so that a port in use fails the start.

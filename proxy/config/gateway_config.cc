@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -38,6 +39,8 @@ constexpr uint64_t kMaxLanes = 256;
 constexpr uint64_t kMaxKeyUpdateRecords = uint64_t{1} << 24;
 constexpr uint64_t kMinFlowWindowBytes = uint64_t{64} << 10;
 constexpr uint64_t kMaxFlowWindowBytes = uint64_t{1} << 30;
+// Window budgets: 0 (windows never grow) to 1 TiB.
+constexpr uint64_t kMaxWindowBudgetBytes = uint64_t{1} << 40;
 constexpr uint64_t kMaxUint32 = 0xffff'ffff;
 
 constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
@@ -132,7 +135,8 @@ class GatewayConfigParser {
   void ParseTunnel(const json& root) {
     const json* tunnel = Section(root, "tunnel", true,
                                  {"listen", "lanes", "idle_timeout", "handshake_timeout", "keepalive_interval",
-                                  "keepalive_timeout", "key_update_records", "flow_window_bytes", "advertise"});
+                                  "keepalive_timeout", "key_update_records", "flow_window_bytes",
+                                  "flow_window_max_bytes", "window_budget_bytes", "advertise"});
     if (tunnel == nullptr) return;
     TunnelConfig& t = out_->tunnel;
     const JsonPath at = JsonPath().Key("tunnel");
@@ -145,7 +149,7 @@ class GatewayConfigParser {
     });
     With(*tunnel, at, "lanes", false, [&](const json& v, const JsonPath& p) {
       uint64_t n = 0;
-      if (r_->ReadInteger(v, p, 0, kMaxLanes, &n, "0 = one per core")) t.lanes = static_cast<uint32_t>(n);
+      if (r_->ReadInteger(v, p, 0, kMaxLanes, &n, "0 = decided at start")) t.lanes = static_cast<uint32_t>(n);
     });
     bool keepalive_ok = true;
     for (const auto& [key, field] : {std::pair{"idle_timeout", &t.idle_timeout},
@@ -176,6 +180,27 @@ class GatewayConfigParser {
       if (r_->ReadInteger(v, p, kMinFlowWindowBytes, kMaxFlowWindowBytes, &n, "64 KiB - 1 GiB")) {
         t.flow_window_bytes = static_cast<uint32_t>(n);
       }
+    });
+    bool max_given = false;
+    With(*tunnel, at, "flow_window_max_bytes", false, [&](const json& v, const JsonPath& p) {
+      uint64_t n = 0;
+      if (r_->ReadInteger(v, p, kMinFlowWindowBytes, kMaxFlowWindowBytes, &n, "64 KiB - 1 GiB")) {
+        t.flow_window_max_bytes = static_cast<uint32_t>(n);
+        max_given = true;
+      }
+    });
+    if (t.flow_window_max_bytes < t.flow_window_bytes) {
+      if (max_given) {
+        r_->Error(at.Key("flow_window_max_bytes"),
+                  absl::StrCat(t.flow_window_max_bytes, " is below tunnel.flow_window_bytes (", t.flow_window_bytes,
+                               "): the window would start above its ceiling"));
+      } else {
+        t.flow_window_max_bytes = t.flow_window_bytes;  // a large fixed start, no growth asked for
+      }
+    }
+    With(*tunnel, at, "window_budget_bytes", false, [&](const json& v, const JsonPath& p) {
+      uint64_t n = 0;
+      if (r_->ReadInteger(v, p, 0, kMaxWindowBudgetBytes, &n, "0 - 1 TiB")) t.window_budget_bytes = n;
     });
   }
 
@@ -324,7 +349,7 @@ class GatewayConfigParser {
     const json* limits =
         Section(root, "limits", false,
                 {"max_flows", "max_flows_per_source", "max_handshakes", "connect_timeout", "open_timeout",
-                 "drain_timeout"});
+                 "drain_timeout", "window_budget_bytes"});
     if (limits == nullptr) return;
     LimitsConfig& l = out_->limits;
     const JsonPath at = JsonPath().Key("limits");
@@ -343,6 +368,10 @@ class GatewayConfigParser {
       Duration* target = field;
       With(*limits, at, key, false, [&](const json& v, const JsonPath& p) { r_->ReadTimeout(v, p, target); });
     }
+    With(*limits, at, "window_budget_bytes", false, [&](const json& v, const JsonPath& p) {
+      uint64_t n = 0;
+      if (r_->ReadInteger(v, p, 0, kMaxWindowBudgetBytes, &n, "0 - 1 TiB")) l.window_budget_bytes = n;
+    });
   }
 
   void ParseLog(const json& root) {
@@ -449,6 +478,11 @@ absl::StatusOr<GatewayConfig> ParseGatewayConfig(const std::string& json_text, c
                                                    error.message()));
   }
   return Parse(json_text, source, dir.lexically_normal(), /*check_files=*/false);
+}
+
+uint16_t LaneCount(const TunnelConfig& tunnel, unsigned cores) {
+  const uint64_t n = tunnel.lanes != 0 ? tunnel.lanes : std::max<uint64_t>(cores, kMinDefaultLanes);
+  return static_cast<uint16_t>(std::min<uint64_t>(n, kMaxLanes));
 }
 
 absl::StatusOr<GatewayConfig> LoadGatewayConfig(const std::string& path) {

@@ -37,13 +37,18 @@ struct IdentityConfig {
 struct TunnelConfig {
   Endpoint listen;                 // where peers' lanes connect; port may be 0 in tests
   std::optional<Endpoint> advertise;  // where peers should dial it (told to the controller)
-  uint32_t lanes = 0;              // 0 = one per core (resolved at start)
+  uint32_t lanes = 0;              // 0 = decided at start (LaneCount)
   Duration idle_timeout{60'000};   // tear a tunnel down after this long with no flows
   Duration handshake_timeout{10'000};
   Duration keepalive_interval{5'000};  // PING on every lane this often when idle
   Duration keepalive_timeout{15'000};  // a lane silent this long is dead
   uint64_t key_update_records = uint64_t{1} << 23;  // send a KeyUpdate before this many records
-  uint32_t flow_window_bytes = 4u << 20;  // per-flow credit (and reassembly bound) each way
+  // Per-flow receive window (credit, and the reassembly bound) each way:
+  // where it starts, and the most it grows to on a long link.
+  uint32_t flow_window_bytes = 4u << 20;
+  uint32_t flow_window_max_bytes = 64u << 20;
+  // The most that all flows of one tunnel may grow their windows by, in all.
+  uint64_t window_budget_bytes = uint64_t{256} << 20;
 };
 
 struct PeerConfig {
@@ -83,6 +88,9 @@ struct LimitsConfig {
   Duration connect_timeout{10'000};       // egress: connect to the target
   Duration open_timeout{15'000};          // ingress: wait for OPEN_OK/REFUSED
   Duration drain_timeout{30'000};         // SIGTERM: how long live flows may finish
+  // The most that all flows of the gateway may grow their receive windows
+  // by, over every tunnel (tunnel.window_budget_bytes is per tunnel).
+  uint64_t window_budget_bytes = uint64_t{512} << 20;
 };
 
 struct LogConfig {
@@ -124,6 +132,16 @@ std::optional<Endpoint> ParseEndpoint(const std::string& text, bool allow_name);
 // Returns the config with source_path absolute; InvalidArgument with every
 // error; or, when the file itself cannot be read, the errno's status code
 // (NotFound, PermissionDenied, ...) with `FILE: cannot read: REASON`.
+// The lanes a tunnel dials with when tunnel.lanes is 0: one per core, and
+// never fewer than kMinDefaultLanes. A lane is a TCP connection as well as
+// a core's worth of TLS: on a link that caps each connection (a cloud's
+// per-flow limit, a firewall's per-connection policer) N lanes carry N
+// caps, and on a lossy one a loss halves one lane's congestion window, not
+// the flow's. The lanes past the cores cost a TLS connection each (about
+// 0.5 MiB of buffers) and no throughput on a short link (bench/RESULTS.md).
+inline constexpr uint32_t kMinDefaultLanes = 8;
+uint16_t LaneCount(const TunnelConfig& tunnel, unsigned cores);
+
 absl::StatusOr<GatewayConfig> LoadGatewayConfig(const std::string& path);
 
 // ParseGatewayConfig validates JSON text; relative paths are resolved

@@ -24,7 +24,7 @@ constexpr size_t kWriteChunk = 256 * 1024;
 }  // namespace
 
 Flow::Flow(uint32_t id, Side side, tcp::socket host, FlowKey key, std::string target, std::string rule,
-           std::weak_ptr<Tunnel> tunnel, ReassemblyBuffer::Limits limits)
+           std::weak_ptr<Tunnel> tunnel, FlowWindow::Options window, std::shared_ptr<WindowBudget> budget)
     : id_(id),
       side_(side),
       host_(std::move(host)),
@@ -32,7 +32,8 @@ Flow::Flow(uint32_t id, Side side, tcp::socket host, FlowKey key, std::string ta
       target_(std::move(target)),
       rule_(std::move(rule)),
       tunnel_(std::move(tunnel)),
-      rx_(limits),
+      window_(window, std::move(budget)),
+      rx_({.window_bytes = window_.bytes(), .window_frames = window_.frames()}),
       credit_wake_(host_.get_executor(), asio::steady_timer::time_point::max()),
       data_wake_(host_.get_executor(), asio::steady_timer::time_point::max()),
       started_(std::chrono::steady_clock::now()) {}
@@ -199,6 +200,18 @@ asio::awaitable<void> Flow::HostToTunnel() {
   }
 }
 
+void Flow::GrantCredit() {
+  auto tunnel = tunnel_.lock();
+  if (!tunnel) return;
+  if (rx_.CreditDue()) {
+    window_.OnCreditDue(std::chrono::steady_clock::now(), tunnel->RoundTrip());
+    rx_.SetWindow(window_.bytes(), window_.frames());
+  }
+  window_.Settle(rx_.credit_ahead());
+  uint64_t byte_limit = 0, seq_limit = 0;
+  if (rx_.MaybeGrantCredit(&byte_limit, &seq_limit)) tunnel->SendCredit(*this, byte_limit, seq_limit);
+}
+
 asio::awaitable<void> Flow::TunnelToHost() {
   auto self = shared_from_this();
   std::vector<std::string> chunks;
@@ -212,8 +225,20 @@ asio::awaitable<void> Flow::TunnelToHost() {
         MaybeEnd();
         co_return;
       }
-      data_wake_.expires_at(asio::steady_timer::time_point::max());
-      co_await data_wake_.async_wait(kAsTuple);
+      // A window that grew waits only kWindowIdleReset for more: a timer
+      // that expires (OnReceived cancels it) means nothing came, and the
+      // window goes back to its initial size.
+      const bool grown = window_.grown();
+      if (grown) {
+        data_wake_.expires_after(kWindowIdleReset);
+      } else {
+        data_wake_.expires_at(asio::steady_timer::time_point::max());
+      }
+      auto [ec] = co_await data_wake_.async_wait(kAsTuple);
+      if (!ec && grown && !ended_ && rx_.readable_bytes() == 0) {
+        window_.OnIdle(rx_.credit_ahead());
+        rx_.SetWindow(window_.bytes(), window_.frames());
+      }
       continue;
     }
     // The received frames themselves go to the host in one gathered write:
@@ -221,10 +246,7 @@ asio::awaitable<void> Flow::TunnelToHost() {
     // peer sends on while this write is in progress.
     chunks.clear();
     rx_.TakeReady(&chunks, kWriteChunk);
-    uint64_t byte_limit = 0, seq_limit = 0;
-    if (rx_.MaybeGrantCredit(&byte_limit, &seq_limit)) {
-      if (auto t = tunnel_.lock()) t->SendCredit(*this, byte_limit, seq_limit);
-    }
+    GrantCredit();
     buffers.clear();
     for (const std::string& chunk : chunks) buffers.push_back(asio::buffer(chunk));
     auto [ec, written] = co_await asio::async_write(host_, buffers, kAsTuple);

@@ -9,14 +9,19 @@
 //     StripeScheduler keeps the credit, numbers the frames and picks each
 //     one's lane;
 //   - TunnelToHost writes what the ReassemblyBuffer releases, in order, to
-//     the host, grants credit as bytes leave, and half-closes the host's
-//     socket only when the peer's FIN and every byte before it have arrived.
+//     the host, grants credit as bytes leave the buffer (before the write
+//     to the host completes, so a long link never waits on it), with a
+//     window that FlowWindow sizes to the link's round trip, and half-closes
+//     the host's socket only when the peer's FIN and every byte before it
+//     have arrived.
 // An abort in either direction, or from the tunnel, resets the host socket
 // (SO_LINGER 0): a truncated stream never looks like a finished one.
 //
-// Memory: receive side bounded by the ReassemblyBuffer window, send side by
-// the credit the peer grants (flow_window_bytes each way) and by the lanes'
-// send-queue watermark.
+// Memory: receive side bounded by the ReassemblyBuffer window, which starts
+// at flow_window_bytes and grows only within the tunnel's and the gateway's
+// WindowBudget; send side by the lanes' send-queue watermark (what is read
+// from the host is within the credit the peer grants, and goes straight to a
+// lane).
 #ifndef BRAID_PROXY_FLOW_FLOW_H_
 #define BRAID_PROXY_FLOW_FLOW_H_
 
@@ -30,6 +35,7 @@
 #include "braid/wire.h"
 #include "proxy/flow/close_reason.h"
 #include "proxy/runtime/asio.h"
+#include "proxy/stripe/flow_window.h"
 #include "proxy/stripe/reassembly_buffer.h"
 #include "proxy/stripe/stripe_scheduler.h"
 
@@ -41,8 +47,10 @@ class Flow : public std::enable_shared_from_this<Flow> {
  public:
   enum class Side : uint8_t { kIngress, kEgress };
 
+  // The receive window starts at window.initial_bytes and grows within
+  // `budget` (the tunnel's).
   Flow(uint32_t id, Side side, tcp::socket host, FlowKey key, std::string target, std::string rule,
-       std::weak_ptr<Tunnel> tunnel, ReassemblyBuffer::Limits limits);
+       std::weak_ptr<Tunnel> tunnel, FlowWindow::Options window, std::shared_ptr<WindowBudget> budget);
 
   uint32_t id() const { return id_; }
   Side side() const { return side_; }
@@ -59,6 +67,10 @@ class Flow : public std::enable_shared_from_this<Flow> {
   const std::string& target() const { return target_; }
   ReassemblyBuffer& rx() { return rx_; }
   const ReassemblyBuffer& rx() const { return rx_; }
+  const FlowWindow& window() const { return window_; }
+  // The receive window (FlowWindow) goes back to its initial size after
+  // this long with nothing received.
+  static constexpr std::chrono::seconds kWindowIdleReset{2};
   // The lane that carries every control frame of this flow (OPEN, OPEN_OK,
   // CREDIT, FIN, RST), so they stay in order: fixed when the flow is made.
   uint16_t control_lane() const { return control_lane_; }
@@ -112,6 +124,9 @@ class Flow : public std::enable_shared_from_this<Flow> {
   // HostWasReset: whether an end of stream read from the host was in fact
   // a reset (see flow.cc).
   bool HostWasReset();
+  // GrantCredit tunes the window and sends CREDIT when one is due; called
+  // after bytes left rx_.
+  void GrantCredit();
 
   const uint32_t id_;
   const Side side_;
@@ -121,6 +136,7 @@ class Flow : public std::enable_shared_from_this<Flow> {
   const std::string target_;
   std::string rule_;
   std::weak_ptr<Tunnel> tunnel_;
+  FlowWindow window_;  // sizes rx_'s windows; declared first, as rx_ is made from it
   ReassemblyBuffer rx_;
   asio::steady_timer credit_wake_;  // HostToTunnel waits here for credit or lane room
   asio::steady_timer data_wake_;    // TunnelToHost waits here for data

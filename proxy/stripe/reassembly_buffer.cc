@@ -174,16 +174,23 @@ size_t ReassemblyBuffer::Read(std::span<char> out) {
   return copied;
 }
 
-bool ReassemblyBuffer::MaybeGrantCredit(uint64_t* byte_limit, uint64_t* seq_limit) {
+bool ReassemblyBuffer::CreditDue() const {
   if (fin_received_) return false;
   const uint64_t bytes = SaturatingAdd(consumed_bytes_, limits_.window_bytes);
   const uint64_t seq = SaturatingAdd(next_seq_, limits_.window_frames);
-  const uint64_t byte_growth = bytes - advertised_bytes_;
-  const uint64_t seq_growth = seq - advertised_seq_;
-  const bool grant =
-      (byte_growth > 0 && byte_growth >= std::max<uint64_t>(1, limits_.window_bytes / 2)) ||
-      (seq_growth > 0 && seq_growth >= std::max<uint64_t>(1, limits_.window_frames / 2));
-  if (!grant) return false;
+  // A window that shrank (SetWindow) can put the new limit below the one
+  // advertised: no growth, nothing due.
+  const uint64_t byte_growth = bytes > advertised_bytes_ ? bytes - advertised_bytes_ : 0;
+  const uint64_t seq_growth = seq > advertised_seq_ ? seq - advertised_seq_ : 0;
+  return (byte_growth > 0 && byte_growth >= std::max<uint64_t>(1, limits_.window_bytes / 2)) ||
+         (seq_growth > 0 && seq_growth >= std::max<uint64_t>(1, limits_.window_frames / 2));
+}
+
+bool ReassemblyBuffer::MaybeGrantCredit(uint64_t* byte_limit, uint64_t* seq_limit) {
+  if (!CreditDue()) return false;
+  // Limits never go down: after a shrink one of them may not have grown.
+  const uint64_t bytes = std::max(advertised_bytes_, SaturatingAdd(consumed_bytes_, limits_.window_bytes));
+  const uint64_t seq = std::max(advertised_seq_, SaturatingAdd(next_seq_, limits_.window_frames));
   advertised_bytes_ = bytes;
   advertised_seq_ = seq;
   *byte_limit = bytes;

@@ -48,6 +48,7 @@
 #ifndef BRAID_PROXY_STRIPE_REASSEMBLY_BUFFER_H_
 #define BRAID_PROXY_STRIPE_REASSEMBLY_BUFFER_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -136,6 +137,20 @@ class ReassemblyBuffer {
   // sends them in a CREDIT frame. Call after OnData and MarkConsumed. After
   // FIN nothing more is granted.
   bool MaybeGrantCredit(uint64_t* byte_limit, uint64_t* seq_limit);
+  // CreditDue: whether MaybeGrantCredit would grant now (either window has
+  // opened by at least half), without granting.
+  bool CreditDue() const;
+  // SetWindow changes the windows that later grants extend (FlowWindow
+  // tunes them). Limits already advertised stand: a smaller window only
+  // grants less from now on. Both at least 1.
+  void SetWindow(uint32_t window_bytes, uint32_t window_frames) {
+    limits_.window_bytes = std::max<uint32_t>(window_bytes, 1);
+    limits_.window_frames = std::max<uint32_t>(window_frames, 1);
+  }
+  // Credit granted ahead of the host: the most this buffer may have to
+  // hold (what it holds now plus what the peer may still send) until the
+  // host consumes more.
+  uint64_t credit_ahead() const { return advertised_bytes_ - consumed_bytes_; }
 
   const Limits& limits() const { return limits_; }
   uint64_t next_seq() const { return next_seq_; }

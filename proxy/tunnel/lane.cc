@@ -36,20 +36,46 @@ void Lane::ToOwner(F&& f) {
 void Lane::Start(std::weak_ptr<LaneOwner> owner, asio::any_io_executor owner_executor) {
   owner_ = std::move(owner);
   owner_executor_ = std::move(owner_executor);
+  SampleTcpInfo();  // the handshake has already measured the round trip
   asio::co_spawn(executor(), [self = shared_from_this()] { return self->ReadLoop(); }, asio::detached);
   asio::co_spawn(executor(), [self = shared_from_this()] { return self->WriteLoop(); }, asio::detached);
   asio::co_spawn(executor(), [self = shared_from_this()] { return self->KeepaliveLoop(); }, asio::detached);
 }
 
+void Lane::SampleTcpInfo() {
+  TcpStats s;
+  if (!ReadTcpStats(connection_->socket().native_handle(), &s)) return;
+  tcp_rtt_us_.store(s.rtt_us, std::memory_order_relaxed);
+  tcp_min_rtt_us_.store(s.min_rtt_us, std::memory_order_relaxed);
+  tcp_cwnd_.store(s.cwnd_segments, std::memory_order_relaxed);
+  tcp_mss_.store(s.mss, std::memory_order_relaxed);
+  tcp_retransmits_.store(s.retransmits, std::memory_order_relaxed);
+  tcp_delivery_rate_.store(s.delivery_rate, std::memory_order_relaxed);
+}
+
+TcpStats Lane::tcp_stats() const {
+  return TcpStats{
+      .rtt_us = tcp_rtt_us_.load(std::memory_order_relaxed),
+      .min_rtt_us = tcp_min_rtt_us_.load(std::memory_order_relaxed),
+      .cwnd_segments = tcp_cwnd_.load(std::memory_order_relaxed),
+      .mss = tcp_mss_.load(std::memory_order_relaxed),
+      .retransmits = tcp_retransmits_.load(std::memory_order_relaxed),
+      .delivery_rate = tcp_delivery_rate_.load(std::memory_order_relaxed),
+  };
+}
+
 asio::awaitable<void> Lane::KeepaliveLoop() {
   auto self = shared_from_this();
-  // Check a few times per interval so that neither bound is overshot by much.
-  const auto tick = std::max<std::chrono::milliseconds>(options_.keepalive_interval / 4, std::chrono::milliseconds(10));
+  // Check a few times per interval so that neither bound is overshot by
+  // much, and at least every kTcpSampleInterval for the TCP statistics.
+  const auto tick = std::clamp<std::chrono::milliseconds>(options_.keepalive_interval / 4, std::chrono::milliseconds(10),
+                                                          kTcpSampleInterval);
   auto last_ping = std::chrono::steady_clock::now();
   while (!closed_) {
     keepalive_.expires_after(tick);
     co_await keepalive_.async_wait(kAsTuple);
     if (closed_) co_return;
+    SampleTcpInfo();
     const auto now = std::chrono::steady_clock::now();
     if (now - last_read_ > options_.keepalive_timeout) {
       Fail("keepalive timeout: nothing from the peer for " +

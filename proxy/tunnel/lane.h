@@ -28,6 +28,12 @@
 // PING (the peer answers PONG on the same lane), and a lane that has read
 // nothing for `keepalive_timeout` is dead: a frozen peer gateway is noticed
 // even though its TCP connections stay open.
+//
+// TCP statistics: the lane samples its socket's TCP_INFO when it starts and
+// then every kTcpSampleInterval (round trip, congestion window,
+// retransmissions, delivery rate), into atomics that any thread may read:
+// the tunnel sizes flow windows from the round trip, and the admin endpoint
+// shows them so that an operator can see why a flow is slow.
 #ifndef BRAID_PROXY_TUNNEL_LANE_H_
 #define BRAID_PROXY_TUNNEL_LANE_H_
 
@@ -43,6 +49,7 @@
 #include "proxy/admin/metrics.h"
 #include "proxy/runtime/asio.h"
 #include "proxy/stripe/lane_queue.h"
+#include "proxy/tunnel/tcp_stats.h"
 #include "proxy/tunnel/tls_connection.h"
 
 namespace braid::proxy {
@@ -79,6 +86,10 @@ class Lane : public std::enable_shared_from_this<Lane> {
   static constexpr std::string_view kClosedByPeer = "closed by peer";
   // At most this many frames are handed to the tunnel at once.
   static constexpr size_t kMaxFramesPerBatch = 64;
+  // How often TCP_INFO is sampled: often enough that a flow window sized
+  // from the round trip follows a path that changes, rare enough to cost
+  // nothing (one getsockopt).
+  static constexpr std::chrono::milliseconds kTcpSampleInterval{250};
 
   struct Options {
     wire::Role role;  // this gateway's role in the tunnel, for frame checks
@@ -112,6 +123,9 @@ class Lane : public std::enable_shared_from_this<Lane> {
   // Frame bytes this lane has written and read; readable from any thread.
   uint64_t bytes_sent() const { return bytes_sent_.load(std::memory_order_relaxed); }
   uint64_t bytes_received() const { return bytes_received_.load(std::memory_order_relaxed); }
+  // The last TCP_INFO sample; readable from any thread (each field is read
+  // on its own, so a sample may mix two consecutive ones).
+  TcpStats tcp_stats() const;
 
  private:
   asio::awaitable<void> ReadLoop();
@@ -122,6 +136,8 @@ class Lane : public std::enable_shared_from_this<Lane> {
   bool SealQueued(size_t* frame_bytes);
   // Fail reports the lane closed once and closes the socket.
   void Fail(std::string reason);
+  // SampleTcpInfo reads TCP_INFO into the tcp_* atomics.
+  void SampleTcpInfo();
   template <typename F>
   void ToOwner(F&& f);
 
@@ -140,6 +156,8 @@ class Lane : public std::enable_shared_from_this<Lane> {
   // writes, and grow its queue of answers (PONG), for ever.
   std::chrono::steady_clock::time_point write_started_ = std::chrono::steady_clock::time_point::max();
   std::atomic<uint64_t> bytes_sent_{0}, bytes_received_{0};
+  std::atomic<uint32_t> tcp_rtt_us_{0}, tcp_min_rtt_us_{0}, tcp_cwnd_{0}, tcp_mss_{0};
+  std::atomic<uint64_t> tcp_retransmits_{0}, tcp_delivery_rate_{0};
   bool closed_ = false;
   bool finishing_ = false;
 };

@@ -12,9 +12,6 @@ namespace {
 
 using namespace asio::experimental::awaitable_operators;
 
-constexpr uint32_t kWindowFrames = 4096;
-
-
 }  // namespace
 
 Tunnel::Tunnel(TunnelEnv env, wire::Role role, std::string peer, uint64_t id, uint16_t lane_count,
@@ -32,6 +29,7 @@ Tunnel::Tunnel(TunnelEnv env, wire::Role role, std::string peer, uint64_t id, ui
       received_bytes_(env_.metrics->peer_bytes.With({peer_, "received"})),
       tunnels_up_(env_.metrics->tunnels_up.With({peer_})),
       lanes_up_(env_.metrics->lanes_up.With({peer_})),
+      window_budget_(std::make_shared<WindowBudget>(env_.config->tunnel.window_budget_bytes, env_.window_budget)),
       idle_timer_(*env_.control) {}
 
 std::vector<Tunnel::LaneView> Tunnel::Lanes() const {
@@ -39,13 +37,25 @@ std::vector<Tunnel::LaneView> Tunnel::Lanes() const {
   for (size_t i = 0; i < lanes_.size(); ++i) {
     const LaneSlot& s = lanes_[i];
     out.push_back(LaneView{static_cast<uint16_t>(i), s.lane != nullptr && !closed_, s.queued, s.rtt_us,
-                           s.lane ? s.lane->bytes_sent() : 0, s.lane ? s.lane->bytes_received() : 0});
+                           s.lane ? s.lane->bytes_sent() : 0, s.lane ? s.lane->bytes_received() : 0,
+                           s.lane ? s.lane->tcp_stats() : TcpStats{}});
   }
   return out;
 }
 
-ReassemblyBuffer::Limits Tunnel::RxLimits() const {
-  return ReassemblyBuffer::Limits{env_.config->tunnel.flow_window_bytes, kWindowFrames};
+FlowWindow::Options Tunnel::WindowOptions() const {
+  return FlowWindow::Options{.initial_bytes = env_.config->tunnel.flow_window_bytes,
+                             .max_bytes = env_.config->tunnel.flow_window_max_bytes};
+}
+
+std::chrono::microseconds Tunnel::RoundTrip() const {
+  // The slowest lane: a striped flow's frames wait in reassembly for the
+  // last of them, so that is the round trip its credit has to cover.
+  uint32_t rtt_us = 0;
+  for (const LaneSlot& slot : lanes_) {
+    if (slot.lane) rtt_us = std::max(rtt_us, slot.lane->tcp_stats().rtt_us);
+  }
+  return std::chrono::microseconds(rtt_us);
 }
 
 void Tunnel::AttachLane(std::shared_ptr<Lane> lane) {
@@ -141,7 +151,7 @@ void Tunnel::OpenIngressFlow(tcp::socket host, FlowKey key, const ServiceConfig&
   const uint32_t id = next_flow_id_;
   next_flow_id_ += 2;
   auto flow = std::make_shared<Flow>(id, Flow::Side::kIngress, std::move(host), key, service.target.ToString(),
-                                     std::move(rule), weak_from_this(), RxLimits());
+                                     std::move(rule), weak_from_this(), WindowOptions(), window_budget_);
   flow->set_control_lane(HomeLane(id));
   flows_.emplace(id, flow);
   opening_.emplace(id, true);
@@ -350,7 +360,7 @@ void Tunnel::HandleOpen(const wire::Open& open, uint16_t lane) {
   // Register before the first check: a policy update that lands while we
   // connect re-checks this flow too.
   auto flow = std::make_shared<Flow>(open.flow_id, Flow::Side::kEgress, tcp::socket(*env_.control), key, target, "",
-                                     weak_from_this(), RxLimits());
+                                     weak_from_this(), WindowOptions(), window_budget_);
   flow->set_control_lane(lane);  // answer on the lane the peer chose for it
   if (!open.target_name.empty()) flow->set_dst_unknown();  // until it resolves
   flows_.emplace(open.flow_id, flow);

@@ -36,6 +36,7 @@
 #include "proxy/flow/flow_limits.h"
 #include "proxy/runtime/asio.h"
 #include "proxy/stripe/stripe_scheduler.h"
+#include "proxy/stripe/window_budget.h"
 #include "proxy/tunnel/lane.h"
 
 namespace braid::proxy {
@@ -50,6 +51,9 @@ struct TunnelEnv {
   GatewayMetrics* metrics = nullptr;
   // Called on the control worker when the tunnel has closed.
   std::function<void(uint64_t tunnel_id)> on_closed;
+  // The gateway-wide budget for flow window growth (control worker only);
+  // each tunnel's own budget nests in it.
+  std::shared_ptr<WindowBudget> window_budget;
 };
 
 class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunnel> {
@@ -84,6 +88,10 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   bool HasLane(uint16_t index) const { return index < lanes_.size() && lanes_[index].lane != nullptr; }
   size_t flow_count() const { return flows_.size(); }
   std::chrono::steady_clock::time_point created() const { return created_; }
+  // RoundTrip: the largest smoothed round trip of the lanes up (TCP_INFO);
+  // zero before any is measured. Flows size their windows from it.
+  std::chrono::microseconds RoundTrip() const;
+  const WindowBudget& window_budget() const { return *window_budget_; }
 
   // What the admin endpoint shows of a lane (control worker).
   struct LaneView {
@@ -92,6 +100,7 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
     uint64_t queued_bytes;  // handed to the lane or waiting, not yet written
     int64_t rtt_us;         // from the last PONG; -1 before the first
     uint64_t bytes_sent, bytes_received;  // frame bytes, this lane's life
+    TcpStats tcp;           // the lane's TCP connection (zero when down)
   };
   std::vector<LaneView> Lanes() const;
   // ForEachFlow calls f(const Flow&) for every live flow (control worker).
@@ -167,7 +176,7 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   std::shared_ptr<Flow> FindFlowFor(uint32_t id, std::string_view frame);
   void LogFlowEnd(const Flow& flow, CloseReason reason, const std::string& detail);
   void CountFlowEnd(const Flow& flow, CloseReason reason, const std::string& detail);
-  ReassemblyBuffer::Limits RxLimits() const;
+  FlowWindow::Options WindowOptions() const;
 
   TunnelEnv env_;
   const wire::Role role_;
@@ -189,6 +198,8 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   Gauge& lanes_up_;
   uint16_t lanes_attached_ = 0;
   uint16_t lanes_ended_ = 0;  // closed by the peer after its GOAWAY
+  // Flow window growth on this tunnel (tunnel.window_budget_bytes).
+  const std::shared_ptr<WindowBudget> window_budget_;
   asio::steady_timer idle_timer_;
   uint64_t idle_generation_ = 0;
   bool flush_scheduled_ = false;

@@ -96,6 +96,7 @@ TunnelManager::TunnelManager(WorkerPool& workers, TunnelEnv env, std::shared_ptr
       lanes_(lanes == 0 ? 1 : lanes) {
   env_.on_closed = [this](uint64_t id) { OnTunnelClosed(id); };
   env_.limits = &limits_;
+  env_.window_budget = std::make_shared<WindowBudget>(env_.config->limits.window_budget_bytes);
 }
 
 asio::io_context& TunnelManager::LaneWorker(uint16_t index) {
@@ -477,6 +478,7 @@ void TunnelManager::UpdateConfig(std::shared_ptr<const GatewayConfig> config, st
   env_.config = std::move(config);
   tls_ = std::move(tls);
   limits_.SetLimits(env_.config->limits.max_flows, env_.config->limits.max_flows_per_source);
+  env_.window_budget->SetLimit(env_.config->limits.window_budget_bytes);
   if (env_.config->peers.empty()) return;  // any gateway of the CA may connect
   std::vector<std::shared_ptr<Tunnel>> gone;
   for (auto& [id, tunnel] : tunnels_) {

@@ -50,6 +50,8 @@ class TunnelManager {
   // KnowsPeer: whether the running config says where gateway `name` is.
   bool KnowsPeer(const std::string& name) const { return env_.config->FindPeer(name) != nullptr; }
   FlowLimits& limits() { return limits_; }
+  // The gateway-wide budget for flow window growth (limits.window_budget_bytes).
+  const WindowBudget& window_budget() const { return *env_.window_budget; }
   GatewayMetrics& metrics() { return *env_.metrics; }
   // ForEachTunnel calls f(const Tunnel&) for every live tunnel.
   template <typename F>

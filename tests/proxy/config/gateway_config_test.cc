@@ -91,6 +91,9 @@ TEST(GatewayConfigTest, DefaultsOfAMinimalConfig) {
   EXPECT_EQ(config->tunnel.keepalive_timeout, 15s);
   EXPECT_EQ(config->tunnel.key_update_records, uint64_t{1} << 23);
   EXPECT_EQ(config->tunnel.flow_window_bytes, 4u << 20);
+  EXPECT_EQ(config->tunnel.flow_window_max_bytes, 64u << 20);
+  EXPECT_EQ(config->tunnel.window_budget_bytes, uint64_t{256} << 20);
+  EXPECT_EQ(config->limits.window_budget_bytes, uint64_t{512} << 20);
   EXPECT_TRUE(config->peers.empty());
   EXPECT_TRUE(config->services.empty());
   EXPECT_FALSE(config->admin.listen.has_value());
@@ -109,13 +112,14 @@ TEST(GatewayConfigTest, EveryKeySet) {
   absl::StatusOr<GatewayConfig> config = Parse(Patched(R"({
     "tunnel": {"listen": "[2001:db8::1]:0", "lanes": 256, "idle_timeout": "2m", "handshake_timeout": "500ms",
                "keepalive_interval": "1s", "keepalive_timeout": "1h", "key_update_records": 1,
-               "flow_window_bytes": 65536},
+               "flow_window_bytes": 65536, "flow_window_max_bytes": 131072, "window_budget_bytes": 0},
     "peers": [{"name": "gw-cloud", "address": "gw-cloud.example.net:4433"},
               {"name": "gw-dr", "address": "[2001:db8::9]:4433"}],
     "services": [{"name": "pg", "listen": "127.0.0.1:0", "peer": "gw-cloud", "target": "db.internal:5432"},
                  {"name": "pg-dr", "listen": "[::1]:15432", "peer": "gw-dr", "target": "[2001:db8::10]:5432"}],
     "admin": {"listen": "[::1]:9901"},
-    "limits": {"max_flows": 1, "max_flows_per_source": 4294967295, "connect_timeout": "3s", "open_timeout": "1m"},
+    "limits": {"max_flows": 1, "max_flows_per_source": 4294967295, "connect_timeout": "3s", "open_timeout": "1m",
+               "window_budget_bytes": 1099511627776},
     "log": {"level": "debug", "json": true}
   })"));
   ASSERT_TRUE(config.ok()) << config.status();
@@ -127,6 +131,9 @@ TEST(GatewayConfigTest, EveryKeySet) {
   EXPECT_EQ(config->tunnel.keepalive_timeout, 1h);
   EXPECT_EQ(config->tunnel.key_update_records, 1u);
   EXPECT_EQ(config->tunnel.flow_window_bytes, 65536u);
+  EXPECT_EQ(config->tunnel.flow_window_max_bytes, 131072u);
+  EXPECT_EQ(config->tunnel.window_budget_bytes, 0u);
+  EXPECT_EQ(config->limits.window_budget_bytes, uint64_t{1} << 40);
   EXPECT_THAT(config->peers, ElementsAre(PeerConfig{"gw-cloud", {"gw-cloud.example.net", 4433}},
                                          PeerConfig{"gw-dr", {"2001:db8::9", 4433}}));
   EXPECT_THAT(config->services,
@@ -147,6 +154,17 @@ TEST(GatewayConfigTest, UpperBoundsAccepted) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->tunnel.key_update_records, uint64_t{1} << 24);
   EXPECT_EQ(config->tunnel.flow_window_bytes, 1u << 30);
+  // A start above the default ceiling, with no ceiling given: a fixed window.
+  EXPECT_EQ(config->tunnel.flow_window_max_bytes, 1u << 30);
+}
+
+TEST(GatewayConfigTest, LaneCountDefaultsToCoresButNeverFewerThanEight) {
+  TunnelConfig t;
+  EXPECT_EQ(LaneCount(t, 2), 8u);
+  EXPECT_EQ(LaneCount(t, 16), 16u);
+  EXPECT_EQ(LaneCount(t, 1024), 256u);
+  t.lanes = 3;
+  EXPECT_EQ(LaneCount(t, 16), 3u);
 }
 
 TEST(GatewayConfigTest, EveryLogLevel) {
@@ -225,11 +243,11 @@ const std::vector<ErrorCase>& ErrorCases() {
        R"(gw.json: tunnel.listen: expected a string "host:port", got number)"},
       {"lanes_string", R"({"tunnel": {"lanes": "4"}})", "gw.json: tunnel.lanes: expected a number, got string"},
       {"lanes_too_many", R"({"tunnel": {"lanes": 257}})",
-       "gw.json: tunnel.lanes: 257 is out of range (0-256, 0 = one per core)"},
+       "gw.json: tunnel.lanes: 257 is out of range (0-256, 0 = decided at start)"},
       {"lanes_negative", R"({"tunnel": {"lanes": -1}})",
-       "gw.json: tunnel.lanes: -1 is out of range (0-256, 0 = one per core)"},
+       "gw.json: tunnel.lanes: -1 is out of range (0-256, 0 = decided at start)"},
       {"lanes_fraction", R"({"tunnel": {"lanes": 2.5}})",
-       "gw.json: tunnel.lanes: 2.5 is not an integer (0-256, 0 = one per core)"},
+       "gw.json: tunnel.lanes: 2.5 is not an integer (0-256, 0 = decided at start)"},
       {"idle_timeout_zero", R"({"tunnel": {"idle_timeout": "0s"}})",
        R"(gw.json: tunnel.idle_timeout: "0s": must be greater than zero)"},
       {"idle_timeout_number", R"({"tunnel": {"idle_timeout": 60}})",
@@ -258,6 +276,15 @@ const std::vector<ErrorCase>& ErrorCases() {
        "gw.json: tunnel.flow_window_bytes: 1073741825 is out of range (65536-1073741824, 64 KiB - 1 GiB)"},
       {"flow_window_string", R"({"tunnel": {"flow_window_bytes": "4MiB"}})",
        "gw.json: tunnel.flow_window_bytes: expected a number, got string"},
+      {"flow_window_max_below_start", R"({"tunnel": {"flow_window_bytes": 8388608, "flow_window_max_bytes": 4194304}})",
+       "gw.json: tunnel.flow_window_max_bytes: 4194304 is below tunnel.flow_window_bytes (8388608): the window would "
+       "start above its ceiling"},
+      {"flow_window_max_too_big", R"({"tunnel": {"flow_window_max_bytes": 1073741825}})",
+       "gw.json: tunnel.flow_window_max_bytes: 1073741825 is out of range (65536-1073741824, 64 KiB - 1 GiB)"},
+      {"tunnel_budget_negative", R"({"tunnel": {"window_budget_bytes": -1}})",
+       "gw.json: tunnel.window_budget_bytes: -1 is out of range (0-1099511627776, 0 - 1 TiB)"},
+      {"gateway_budget_too_big", R"({"limits": {"window_budget_bytes": 1099511627777}})",
+       "gw.json: limits.window_budget_bytes: 1099511627777 is out of range (0-1099511627776, 0 - 1 TiB)"},
       // peers.
       {"peers_type", R"({"peers": {"name": "gw-cloud"}})", "gw.json: peers: expected a list, got object"},
       {"peer_type", R"({"peers": ["gw-cloud"]})", "gw.json: peers[0]: expected an object, got string"},
