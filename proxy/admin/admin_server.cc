@@ -5,6 +5,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
+#include <map>
+#include <utility>
+
 #include "nlohmann/json.hpp"
 #include "proxy/runtime/listen.h"
 #include "spdlog/spdlog.h"
@@ -19,6 +23,37 @@ constexpr size_t kMaxRequestBytes = 8 * 1024;
 
 double SecondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+const char* RoleName(wire::Role role) { return role == wire::Role::kDialer ? "dialer" : "acceptor"; }
+
+// Millis shows a duration in microseconds as milliseconds; null when it is
+// not known yet (-1 before a lane's first PONG, 0 before TCP_INFO has
+// measured anything).
+nlohmann::json Millis(int64_t us) { return us <= 0 ? nlohmann::json(nullptr) : nlohmann::json(us / 1000.0); }
+
+nlohmann::json BudgetJson(const WindowBudget& budget) {
+  return {{"used_bytes", budget.used()}, {"limit_bytes", budget.limit()}};
+}
+
+nlohmann::json LaneJson(const Tunnel::LaneView& lane) {
+  // TCP fields: the lane's connection as TCP_INFO last saw it; null while
+  // the lane is down.
+  const TcpStats& tcp = lane.tcp;
+  const auto if_up = [&](nlohmann::json v) { return lane.up ? std::move(v) : nlohmann::json(nullptr); };
+  return {
+      {"index", lane.index},
+      {"up", lane.up},
+      {"bytes_sent", lane.bytes_sent},
+      {"bytes_received", lane.bytes_received},
+      {"queued_bytes", lane.queued_bytes},
+      {"rtt_ms", Millis(lane.rtt_us)},
+      {"tcp_rtt_ms", if_up(Millis(tcp.rtt_us))},
+      {"tcp_min_rtt_ms", if_up(Millis(tcp.min_rtt_us))},
+      {"cwnd_bytes", if_up(uint64_t{tcp.cwnd_segments} * tcp.mss)},
+      {"retransmits", if_up(tcp.retransmits)},
+      {"delivery_rate_bps", if_up(tcp.delivery_rate * 8)},  // bits per second, as links are rated
+  };
 }
 
 }  // namespace
@@ -88,17 +123,7 @@ asio::awaitable<void> AdminServer::Serve(tcp::socket socket) {
 AdminServer::Response AdminServer::Handle(std::string_view method, std::string_view target) {
   const std::string_view path = target.substr(0, target.find('?'));
   if (method != "GET") return {405, "text/plain", "only GET\n"};
-  if (path == "/metrics") {
-    // The reassembly gauge is the sum over live flows, taken now.
-    int64_t buffered = 0;
-    tunnels_.ForEachTunnel([&](const Tunnel& t) {
-      t.ForEachFlow([&](const Flow& f) { buffered += static_cast<int64_t>(f.rx().buffered_bytes()); });
-    });
-    metrics_.reassembly_bytes.Set(buffered);
-    std::string body;
-    metrics_.RenderPrometheus(&body);
-    return {200, "text/plain; version=0.0.4; charset=utf-8", std::move(body)};
-  }
+  if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", MetricsText()};
   if (path == "/flows") return {200, "application/json", FlowsJson()};
   if (path == "/tunnels") return {200, "application/json", TunnelsJson()};
   if (path == "/healthz") return {200, "text/plain", "ok\n"};
@@ -127,6 +152,9 @@ std::string AdminServer::FlowsJson() const {
           {"bytes_sent", f.bytes_from_host()},
           {"bytes_received", f.bytes_to_host()},
           {"buffered_bytes", f.rx().buffered_bytes()},
+          {"window_bytes", f.window().bytes()},
+          {"window_initial_bytes", f.window().initial_bytes()},
+          {"credit_ahead_bytes", f.rx().credit_ahead()},
           {"age_seconds", SecondsSince(f.started())},
       });
     });
@@ -138,27 +166,62 @@ std::string AdminServer::TunnelsJson() const {
   nlohmann::json tunnels = nlohmann::json::array();
   tunnels_.ForEachTunnel([&](const Tunnel& t) {
     nlohmann::json lanes = nlohmann::json::array();
-    for (const Tunnel::LaneView& lane : t.Lanes()) {
-      lanes.push_back({
-          {"index", lane.index},
-          {"up", lane.up},
-          {"bytes_sent", lane.bytes_sent},
-          {"bytes_received", lane.bytes_received},
-          {"queued_bytes", lane.queued_bytes},
-          {"rtt_ms", lane.rtt_us < 0 ? nlohmann::json(nullptr) : nlohmann::json(lane.rtt_us / 1000.0)},
-      });
-    }
+    for (const Tunnel::LaneView& lane : t.Lanes()) lanes.push_back(LaneJson(lane));
     tunnels.push_back({
         {"id", t.id()},
         {"peer", t.peer()},
-        {"role", t.role() == wire::Role::kDialer ? "dialer" : "acceptor"},
+        {"role", RoleName(t.role())},
         {"closed", t.closed()},
         {"flows", t.flow_count()},
         {"age_seconds", SecondsSince(t.created())},
+        {"round_trip_ms", Millis(t.RoundTrip().count())},
+        {"window_budget", BudgetJson(t.window_budget())},
         {"lanes", std::move(lanes)},
     });
   });
-  return nlohmann::json{{"tunnels", std::move(tunnels)}}.dump(2) + "\n";
+  return nlohmann::json{{"tunnels", std::move(tunnels)}, {"window_budget", BudgetJson(tunnels_.window_budget())}}
+             .dump(2) +
+         "\n";
+}
+
+std::string AdminServer::MetricsText() {
+  // What describes live flows and lanes is read from them now.
+  int64_t buffered = 0;
+  int64_t window_max = 0;
+  tunnels_.ForEachTunnel([&](const Tunnel& t) {
+    t.ForEachFlow([&](const Flow& f) {
+      buffered += static_cast<int64_t>(f.rx().buffered_bytes());
+      window_max = std::max<int64_t>(window_max, f.window().bytes());
+    });
+  });
+  metrics_.reassembly_bytes.Set(buffered);
+  metrics_.flow_window_max.Set(window_max);
+  metrics_.window_budget_used.Set(static_cast<int64_t>(tunnels_.window_budget().used()));
+  metrics_.window_budget_limit.Set(static_cast<int64_t>(tunnels_.window_budget().limit()));
+  std::string body;
+  metrics_.RenderPrometheus(&body);
+  RenderLaneMetrics(LaneSamples(), &body);
+  return body;
+}
+
+std::vector<LaneSample> AdminServer::LaneSamples() const {
+  // The series are keyed by (peer, role, lane), never by tunnel id, which
+  // would make new series with every tunnel. When two open tunnels share a
+  // key for a while (one going away beside its replacement, a peer that
+  // dialed again), the newest stands for the peer.
+  std::map<std::pair<std::string, wire::Role>, const Tunnel*> newest;
+  tunnels_.ForEachTunnel([&](const Tunnel& t) {
+    if (t.closed()) return;
+    const Tunnel*& slot = newest[{t.peer(), t.role()}];
+    if (slot == nullptr || t.created() > slot->created()) slot = &t;
+  });
+  std::vector<LaneSample> out;
+  for (const auto& [key, t] : newest) {
+    for (const Tunnel::LaneView& lane : t->Lanes()) {
+      if (lane.up) out.push_back({t->peer(), RoleName(t->role()), lane.index, lane.tcp});
+    }
+  }
+  return out;
 }
 
 }  // namespace braid::proxy

@@ -1,8 +1,9 @@
 // AdminServer: the gateway's HTTP admin endpoint (admin.listen).
 //
-//   GET /metrics   Prometheus text format (GatewayMetrics)
-//   GET /flows     JSON: every live flow
-//   GET /tunnels   JSON: every tunnel with its lanes
+//   GET /metrics   Prometheus text format (GatewayMetrics, and what is read
+//                  from live lanes and flows at the scrape)
+//   GET /flows     JSON: every live flow, with its receive window
+//   GET /tunnels   JSON: every tunnel with its lanes and their TCP state
 //   GET /healthz   200 while the process serves
 //   GET /readyz    200 when it accepts new flows; 503 with the reason
 //                  (draining) otherwise
@@ -18,6 +19,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "proxy/admin/gateway_metrics.h"
 #include "proxy/runtime/asio.h"
@@ -52,6 +54,10 @@ class AdminServer {
   Response Handle(std::string_view method, std::string_view target);
   std::string FlowsJson() const;
   std::string TunnelsJson() const;
+  // MetricsText sets the gauges read from live flows, then renders.
+  std::string MetricsText();
+  // LaneSamples: the lanes up, one per (peer, role, lane).
+  std::vector<LaneSample> LaneSamples() const;
 
   asio::io_context& control_;
   GatewayMetrics& metrics_;

@@ -17,6 +17,31 @@ void RenderGauge(const char* name, const char* help, const Gauge& g, std::string
   out->append(name).append(" ").append(std::to_string(g.value())).append("\n");
 }
 
+// The per-lane metrics: what TCP_INFO says of each lane's connection.
+struct LaneMetric {
+  const char* name;
+  const char* type;
+  const char* help;
+  double (*value)(const TcpStats&);
+};
+constexpr LaneMetric kLaneMetrics[] = {
+    {"braid_lane_rtt_seconds", "gauge", "Smoothed round trip of each lane's TCP connection (TCP_INFO)",
+     [](const TcpStats& s) { return s.rtt_us / 1e6; }},
+    {"braid_lane_min_rtt_seconds", "gauge",
+     "Lowest round trip each lane's TCP connection has seen: the path without queues",
+     [](const TcpStats& s) { return s.min_rtt_us / 1e6; }},
+    {"braid_lane_cwnd_bytes", "gauge", "Congestion window of each lane's TCP connection (segments x MSS)",
+     [](const TcpStats& s) { return static_cast<double>(uint64_t{s.cwnd_segments} * s.mss); }},
+    // A counter that starts again from 0 when the lane reconnects (a new
+    // TCP connection): rate() reads that as a counter reset.
+    {"braid_lane_retransmits_total", "counter",
+     "Segments retransmitted by each lane's current TCP connection; restarts from 0 when the lane reconnects",
+     [](const TcpStats& s) { return static_cast<double>(s.retransmits); }},
+    {"braid_lane_delivery_rate_bytes", "gauge",
+     "Latest delivery rate of each lane's TCP connection, in bytes per second (the kernel's sample)",
+     [](const TcpStats& s) { return static_cast<double>(s.delivery_rate); }},
+};
+
 }  // namespace
 
 GatewayMetrics::GatewayMetrics()
@@ -63,9 +88,27 @@ void GatewayMetrics::RenderPrometheus(std::string* out) const {
   RenderGauge("braid_reassembly_buffered_bytes",
               "Bytes received from peers and not yet written to hosts (reordering, slow hosts)", reassembly_bytes,
               out);
+  RenderGauge("braid_flow_window_budget_used_bytes",
+              "Bytes of flow receive window granted beyond the initial windows, gateway-wide", window_budget_used, out);
+  RenderGauge("braid_flow_window_budget_limit_bytes",
+              "How far flow receive windows may grow beyond their initial size, gateway-wide "
+              "(limits.window_budget_bytes)",
+              window_budget_limit, out);
+  RenderGauge("braid_flow_window_max_bytes", "The largest receive window of a live flow (0: no flow)",
+              flow_window_max, out);
   RenderGauge("braid_policy_version", "Version of the Security Filter Table in force (1 = loaded at start)",
               policy_version, out);
   RenderCounters(reloads, out);
+}
+
+void RenderLaneMetrics(std::span<const LaneSample> lanes, std::string* out) {
+  static const std::vector<std::string> kLabels = {"peer", "role", "lane"};
+  std::vector<Sample> samples;
+  for (const LaneMetric& m : kLaneMetrics) {
+    samples.clear();
+    for (const LaneSample& l : lanes) samples.push_back({{l.peer, l.role, std::to_string(l.lane)}, m.value(l.tcp)});
+    RenderSamples(m.name, m.help, m.type, kLabels, samples, out);
+  }
 }
 
 }  // namespace braid::proxy

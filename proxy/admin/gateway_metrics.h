@@ -8,13 +8,18 @@
 // is bounded by the configuration, never by traffic.
 //
 // One GatewayMetrics lives as long as the gateway; objects keep references
-// to the series they update (Family::With at set-up, not per frame).
+// to the series they update (Family::With at set-up, not per frame). What
+// describes live objects rather than counts events (the lanes' TCP state,
+// flow windows) is read from them at each scrape instead (AdminServer).
 #ifndef BRAID_PROXY_ADMIN_GATEWAY_METRICS_H_
 #define BRAID_PROXY_ADMIN_GATEWAY_METRICS_H_
 
+#include <cstdint>
+#include <span>
 #include <string>
 
 #include "proxy/admin/metrics.h"
+#include "proxy/tunnel/tcp_stats.h"
 
 namespace braid::proxy {
 
@@ -38,6 +43,11 @@ struct GatewayMetrics {
   Counter key_updates;
   Gauge reassembly_bytes;          // held for reordering or a slow host
 
+  // Flow receive windows (proxy/stripe/flow_window.h), set at each scrape.
+  Gauge window_budget_used;   // growth reserved beyond initial windows, gateway-wide
+  Gauge window_budget_limit;  // limits.window_budget_bytes
+  Gauge flow_window_max;      // the largest receive window of a live flow
+
   // The gateway itself.
   Gauge policy_version;
   Family<Counter> reloads;  // result
@@ -45,6 +55,20 @@ struct GatewayMetrics {
   // RenderPrometheus appends every metric in the text format to *out.
   void RenderPrometheus(std::string* out) const;
 };
+
+// LaneSample: a lane that is up, as a scrape finds it (Tunnel::Lanes()).
+struct LaneSample {
+  std::string peer;
+  std::string role;  // its tunnel's: dialer or acceptor
+  uint16_t lane;
+  TcpStats tcp;
+};
+
+// RenderLaneMetrics appends the per-lane TCP metrics (braid_lane_rtt_seconds
+// and the rest, labels peer, role, lane), one series per sample. They are
+// made from the lanes up at the scrape, so a lane that went down has no
+// series rather than a stale one. At most one sample per (peer, role, lane).
+void RenderLaneMetrics(std::span<const LaneSample> lanes, std::string* out);
 
 }  // namespace braid::proxy
 

@@ -53,7 +53,10 @@ void AppendHeader(std::string_view name, std::string_view help, std::string_view
 std::string FormatDouble(double v) {
   if (std::isinf(v)) return "+Inf";
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.9g", v);
+  // Whole numbers (bytes, rates in bytes/s) in full rather than as 2.34e+09;
+  // below 2^53 a double holds them exactly.
+  const bool whole = v == std::floor(v) && std::fabs(v) < 0x1p53;
+  std::snprintf(buf, sizeof(buf), whole ? "%.0f" : "%.9g", v);
   return buf;
 }
 
@@ -104,6 +107,12 @@ void RenderHistograms(const HistogramFamily& family, std::string* out) {
     AppendSeries(family.name() + "_sum", family.labels(), values, "", FormatDouble(h.sum()), out);
     AppendSeries(family.name() + "_count", family.labels(), values, "", std::to_string(cumulative), out);
   });
+}
+
+void RenderSamples(std::string_view name, std::string_view help, std::string_view type,
+                   const std::vector<std::string>& labels, std::span<const Sample> samples, std::string* out) {
+  AppendHeader(name, help, type, out);
+  for (const Sample& s : samples) AppendSeries(name, labels, s.values, "", FormatDouble(s.value), out);
 }
 
 }  // namespace braid::proxy

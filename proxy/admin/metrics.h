@@ -20,6 +20,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -116,10 +117,24 @@ class HistogramFamily : public Family<Histogram> {
                [bounds] { return std::make_unique<Histogram>(bounds); }) {}
 };
 
+// Sample: one series of a metric computed from live objects at each scrape
+// (RenderSamples) instead of kept in a Family. A Family never forgets a
+// series, so a gauge of something that comes and goes (a lane of a tunnel)
+// would keep showing its last value after the thing is gone; samples
+// disappear with it.
+struct Sample {
+  std::vector<std::string> values;  // one per label name, in order
+  double value;
+};
+
 // Render* append one family in the Prometheus text format to *out.
 void RenderCounters(const Family<Counter>& family, std::string* out);
 void RenderGauges(const Family<Gauge>& family, std::string* out);
 void RenderHistograms(const HistogramFamily& family, std::string* out);
+// RenderSamples appends metric `name` of `type` ("gauge" or "counter") with
+// one series per sample; the header even when there are none.
+void RenderSamples(std::string_view name, std::string_view help, std::string_view type,
+                   const std::vector<std::string>& labels, std::span<const Sample> samples, std::string* out);
 
 }  // namespace braid::proxy
 
