@@ -64,13 +64,16 @@ LinkConfig BuildConfig(const Options& o, uint64_t seed) {
 }
 
 // ArenaBytes: room for what one direction can have in flight: the delay at
-// the link rate (40 Gbit/s when unlimited, beyond what this emulator
-// moves), plus the queue, plus slack; at least 16 MiB.
+// the link rate, plus the queue, plus slack; at least 16 MiB. Without a
+// link rate, 10 GB/s: the emulator sustains less than that, but a TCP
+// sender's bursts (slow start, a window opening) arrive at memory speed,
+// and a smaller arena dropped some of them at 40 ms and 13 Gbit/s. At
+// most 1 GiB; pages are resident only once a packet has used them.
 size_t ArenaBytes(const Options& o, const LinkConfig& c) {
   if (o.buffer_mib > 0) return static_cast<size_t>(o.buffer_mib * kMiB);
-  const double rate = c.rate_bytes_per_s > 0 ? static_cast<double>(c.rate_bytes_per_s) : 5e9;
+  const double rate = c.rate_bytes_per_s > 0 ? static_cast<double>(c.rate_bytes_per_s) : 10e9;
   const double in_flight = rate * o.delay_ms / 1e3 + static_cast<double>(c.queue_bytes) + 8.0 * kMiB;
-  return std::max<size_t>(16 * kMiB, static_cast<size_t>(in_flight));
+  return std::clamp<size_t>(static_cast<size_t>(in_flight), 16 * kMiB, 1024 * kMiB);
 }
 
 void PrintCounters(const char* direction, const LinkPump& pump) {

@@ -15,10 +15,16 @@
 #
 # The tuned host every contestant gets, in both namespaces (these sysctls
 # are per namespace, so the host's own are untouched):
-#   net.ipv4.tcp_rmem = 4096 131072 268435456
+#   net.ipv4.tcp_rmem = 4096 4194304 268435456
 #   net.ipv4.tcp_wmem = 4096 16384 268435456
-#     so that one TCP connection's autotuned buffers can fill a long fat
-#     link (80 ms at several Gbit/s needs tens of MiB);
+#     maxima of 256 MiB so that one TCP connection's autotuned buffers can
+#     fill a long fat link (80 ms at several Gbit/s needs tens of MiB); an
+#     initial receive buffer of 4 MiB because the link's MTU is 65000: the
+#     usual 128 KiB holds about one such segment (it holds 87 at MTU
+#     1500), and a connection that starts with small writes, such as a
+#     TLS relay's 16 KiB records, can then stay stuck between a zero window
+#     and one segment, which autotuning never escapes (stunnel ran at
+#     0.02 Gbit/s in some runs, 3 Gbit/s in others); 4 MiB holds about 64;
 #   congestion control cubic or bbr (WAN_CC), on every route of the
 #     namespace (the link's and loopback's, `ip route ... congctl`): a
 #     namespace may set net.ipv4.tcp_congestion_control only to what the
@@ -40,7 +46,8 @@
 #
 # As a library (source it): wan_up TAG [EMULATOR OPTIONS...] and wan_down;
 # the caller's EXIT trap must call wan_down. wan_up sets WAN_NS_A, WAN_NS_B,
-# WAN_ADDR_A, WAN_ADDR_B, WAN_EMULATOR_PID and WAN_EMULATOR_LOG.
+# WAN_ADDR_A, WAN_ADDR_B, WAN_TUN_A, WAN_TUN_B (the devices' names),
+# WAN_EMULATOR_PID and WAN_EMULATOR_LOG.
 #
 # Environment: WAN_EMULATOR (the braid-link-emulator binary; default
 # build-wan/bench/wan/braid-link-emulator), WAN_CC (cubic or bbr; default
@@ -61,10 +68,10 @@ wan_up() {
   local emulator=${WAN_EMULATOR:-$_wan_dir/../../build-wan/bench/wan/braid-link-emulator}
   local cc=${WAN_CC:-cubic} mtu=${WAN_MTU:-65000}
   WAN_NS_A=braidwan-a-$tag WAN_NS_B=braidwan-b-$tag
-  _wan_tun_a=bwa$tag _wan_tun_b=bwb$tag
+  WAN_TUN_A=bwa$tag WAN_TUN_B=bwb$tag
   WAN_EMULATOR_PID=
   WAN_EMULATOR_LOG=$(mktemp /tmp/braidwan-emulator-"$tag".XXXXXX)
-  if ((${#_wan_tun_a} > 15)); then
+  if ((${#WAN_TUN_A} > 15)); then
     _wan_log "TAG '$tag' is too long for an interface name (at most 12 characters)"; return 1
   fi
   [ -x "$emulator" ] || { _wan_log "no emulator at $emulator (build braid-link-emulator, or set WAN_EMULATOR)"; return 1; }
@@ -72,7 +79,7 @@ wan_up() {
   if ! ip netns add "$WAN_NS_B"; then
     _wan_log "ip netns add $WAN_NS_B failed"; wan_down; return 1
   fi
-  "$emulator" --tun-a "$_wan_tun_a" --tun-b "$_wan_tun_b" --mtu "$mtu" "$@" >"$WAN_EMULATOR_LOG" 2>&1 &
+  "$emulator" --tun-a "$WAN_TUN_A" --tun-b "$WAN_TUN_B" --mtu "$mtu" "$@" >"$WAN_EMULATOR_LOG" 2>&1 &
   WAN_EMULATOR_PID=$!
   local deadline=$((SECONDS + 10))
   until grep -q '^ready' "$WAN_EMULATOR_LOG"; do
@@ -83,7 +90,7 @@ wan_up() {
   done
   local side ns tun addr
   for side in a b; do
-    if [ $side = a ]; then ns=$WAN_NS_A tun=$_wan_tun_a addr=$WAN_ADDR_A; else ns=$WAN_NS_B tun=$_wan_tun_b addr=$WAN_ADDR_B; fi
+    if [ $side = a ]; then ns=$WAN_NS_A tun=$WAN_TUN_A addr=$WAN_ADDR_A; else ns=$WAN_NS_B tun=$WAN_TUN_B addr=$WAN_ADDR_B; fi
     if ! { ip link set "$tun" netns "$ns" &&
            ip -n "$ns" link set lo up &&
            ip -n "$ns" addr add "$addr/30" dev "$tun" &&
@@ -91,7 +98,7 @@ wan_up() {
            ip -n "$ns" route replace 198.18.0.0/30 dev "$tun" proto kernel scope link src "$addr" congctl "$cc" &&
            ip -n "$ns" route replace local 127.0.0.0/8 dev lo table local proto kernel scope host src 127.0.0.1 congctl "$cc" &&
            ip -n "$ns" route replace local 127.0.0.1 dev lo table local proto kernel scope host src 127.0.0.1 congctl "$cc" &&
-           ip netns exec "$ns" sysctl -q -w net.ipv4.tcp_rmem="4096 131072 268435456" \
+           ip netns exec "$ns" sysctl -q -w net.ipv4.tcp_rmem="4096 4194304 268435456" \
              net.ipv4.tcp_wmem="4096 16384 268435456"; }; then
       _wan_log "setting up $tun in $ns failed"; wan_down; return 1
     fi
@@ -121,7 +128,7 @@ wan_down() {
     ip netns del "$ns" 2>/dev/null || _wan_log "could not delete namespace $ns"
   done
   [ -n "${WAN_EMULATOR_LOG:-}" ] && rm -f "$WAN_EMULATOR_LOG"
-  WAN_NS_A= WAN_NS_B= WAN_EMULATOR_LOG=
+  WAN_NS_A='' WAN_NS_B='' WAN_EMULATOR_LOG=''
 }
 
 _wan_main() {
