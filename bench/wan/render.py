@@ -102,7 +102,7 @@ def limit(setup, gbps, busy, own, nproc, link, ceiling, lanes, retransmits, drop
     emulator_drops = drops["tun"] + drops["memory"]
     if setup == "direct" and retransmits and emulator_drops:
         # Nothing else drops on this path: the emulator fell behind bursts.
-        return f"the emulator's drops in bursts ({retransmits} retransmits)"
+        return f"the emulator's drops in bursts ({retransmits:.0f} retransmits)"
     # No loss, no policer, CPU to spare: what is left is a window, TCP's or
     # (through braid) the tunnel's flow control. What it held:
     in_flight = gbps * 1e9 / 8 * link["rtt_ms"] / 1e3 / 2**20
