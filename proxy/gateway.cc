@@ -83,7 +83,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const G
   if (!tls.ok()) return tls.status();
 
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const uint16_t lanes = LaneCount(config->tunnel, cores);
+  const uint16_t lanes = MaxLaneCount(config->tunnel, cores);
   try {
     gw->workers_ = std::make_unique<WorkerPool>(cores);
   } catch (const boost::system::system_error& e) {
@@ -92,7 +92,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const G
                      e.what()));
   }
   TunnelEnv env{config, &gw->policy_, &gw->workers_->control(), nullptr, &gw->metrics_, nullptr, nullptr};
-  gw->tunnels_ = std::make_unique<TunnelManager>(*gw->workers_, env, *std::move(tls), lanes);
+  gw->tunnels_ = std::make_unique<TunnelManager>(*gw->workers_, env, *std::move(tls), cores);
 
   // Bind every socket now, so that a port in use fails the start.
   const Endpoint& listen = config->tunnel.listen;
@@ -122,7 +122,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const G
   }
   const std::shared_ptr<const PolicySnapshot> policy = gw->policy_.Current();
   spdlog::info("gateway {}: {} workers, {} lanes per tunnel, policy {} version {} ({} rules)", config->name, cores,
-               lanes, config->controller ? "from controller " + config->controller->address.ToString() : config->policy.file,
+               config->tunnel.lanes != 0 ? std::to_string(lanes)
+                                         : absl::StrCat(LaneCount(config->tunnel, cores, {}), " (short link) or ", lanes,
+                                                        " (long link)"),
+               config->controller ? "from controller " + config->controller->address.ToString() : config->policy.file,
                policy->version, policy->table ? policy->table->policy().rules.size() : 0);
   return gw;
 }

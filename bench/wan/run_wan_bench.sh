@@ -277,6 +277,14 @@ run_iperf() {
     >>"$out/throughput.tsv"
   gbps=$g
 }
+# lane_count LOG: the lanes gw-a's tunnel got: as its first lane decided
+# (tunnel.lanes = 0), else as configured.
+lane_count() {
+  local n
+  n=$(grep -oE "round trip [0-9.]+ ms: [0-9]+ lanes" "$1" | tail -1 | awk '{print $(NF-1)}')
+  [ -n "$n" ] || n=$(grep -oE '[0-9]+ lanes per tunnel' "$1" | head -1 | cut -d' ' -f1)
+  echo "$n"
+}
 # stop_scenario NAME: peak memory of the gateways, the emulator's counters
 # and the TUN devices' own drops, then everything down.
 stop_scenario() {
@@ -284,7 +292,7 @@ stop_scenario() {
   for setup in "${setups[@]}"; do
     case $setup in braid-l*)
       printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$setup" "$(hwm_kib "${relay_a[$setup]}")" "$(hwm_kib "${relay_b[$setup]}")" \
-        "$(grep -o '[0-9]* lanes per tunnel' "$work/$setup-a-$name.log" | cut -d' ' -f1)" >>"$out/gateways.tsv"
+        "$(lane_count "$work/$setup-a-$name.log")" >>"$out/gateways.tsv"
     esac
   done
   for side in a b; do

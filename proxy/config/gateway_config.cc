@@ -480,9 +480,17 @@ absl::StatusOr<GatewayConfig> ParseGatewayConfig(const std::string& json_text, c
   return Parse(json_text, source, dir.lexically_normal(), /*check_files=*/false);
 }
 
-uint16_t LaneCount(const TunnelConfig& tunnel, unsigned cores) {
-  const uint64_t n = tunnel.lanes != 0 ? tunnel.lanes : std::max<uint64_t>(cores, kMinDefaultLanes);
+uint16_t LaneCount(const TunnelConfig& tunnel, unsigned cores, std::chrono::microseconds first_lane_round_trip) {
+  uint64_t n = tunnel.lanes;
+  if (n == 0) {
+    n = std::max(cores, 1u);
+    if (first_lane_round_trip >= kLongLinkRoundTrip) n = std::max<uint64_t>(n, kMinLongLinkLanes);
+  }
   return static_cast<uint16_t>(std::min<uint64_t>(n, kMaxLanes));
+}
+
+uint16_t MaxLaneCount(const TunnelConfig& tunnel, unsigned cores) {
+  return LaneCount(tunnel, cores, kLongLinkRoundTrip);
 }
 
 absl::StatusOr<GatewayConfig> LoadGatewayConfig(const std::string& path) {

@@ -132,15 +132,24 @@ std::optional<Endpoint> ParseEndpoint(const std::string& text, bool allow_name);
 // Returns the config with source_path absolute; InvalidArgument with every
 // error; or, when the file itself cannot be read, the errno's status code
 // (NotFound, PermissionDenied, ...) with `FILE: cannot read: REASON`.
-// The lanes a tunnel dials with when tunnel.lanes is 0: one per core, and
-// never fewer than kMinDefaultLanes. A lane is a TCP connection as well as
-// a core's worth of TLS: on a link that caps each connection (a cloud's
-// per-flow limit, a firewall's per-connection policer) N lanes carry N
-// caps, and on a lossy one a loss halves one lane's congestion window, not
-// the flow's. The lanes past the cores cost a TLS connection each (about
-// 0.5 MiB of buffers) and no throughput on a short link (bench/RESULTS.md).
-inline constexpr uint32_t kMinDefaultLanes = 8;
-uint16_t LaneCount(const TunnelConfig& tunnel, unsigned cores);
+// LaneCount: the lanes of a tunnel. tunnel.lanes when it is set. For 0 the
+// dialer decides once its first lane is up, from that lane's round trip:
+//   - a short link (round trip under kLongLinkRoundTrip: one machine, one
+//     data centre): one lane per core, as many as can encrypt at once;
+//   - a long link: one per core, but at least kMinLongLinkLanes. A lane is a
+//     TCP connection as well as a core's worth of TLS: on a link that caps
+//     each connection (a cloud's per-flow limit, a firewall's policer) N
+//     lanes carry N caps, and on a lossy one a loss halves one lane's
+//     congestion window, not the flow's (bench/RESULTS.md, WAN: 8 lanes
+//     carry 5.8x stunnel under a 1 Gbit/s per-connection cap and 4-5x one
+//     lane at 0.1% loss). On a short link with fewer cores than that the
+//     extra lanes only cost CPU (10-15% of the throughput on 2 cores).
+// MaxLaneCount is the most LaneCount can return: the tunnel's lane slots
+// before the first lane decides.
+inline constexpr uint32_t kMinLongLinkLanes = 8;
+inline constexpr std::chrono::microseconds kLongLinkRoundTrip{1'000};
+uint16_t LaneCount(const TunnelConfig& tunnel, unsigned cores, std::chrono::microseconds first_lane_round_trip);
+uint16_t MaxLaneCount(const TunnelConfig& tunnel, unsigned cores);
 
 absl::StatusOr<GatewayConfig> LoadGatewayConfig(const std::string& path);
 

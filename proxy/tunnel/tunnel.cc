@@ -83,6 +83,13 @@ void Tunnel::AttachLane(std::shared_ptr<Lane> lane) {
   WakeLaneWaiters();  // a new lane has room
 }
 
+void Tunnel::SetLaneCount(uint16_t count) {
+  if (lanes_attached_ > 0 || count == 0 || count >= lanes_.size()) return;
+  // Shrinking keeps the vectors' storage, so no span of loads_ moves.
+  lanes_.resize(count);
+  loads_.resize(count);
+}
+
 uint16_t Tunnel::HomeLane(uint32_t flow_id) const {
   // The home lane must be up; fall back to the lowest lane that is.
   // Each side's ids step by 2 (odd: the dialer's, even: the acceptor's), so

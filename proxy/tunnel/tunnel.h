@@ -82,6 +82,10 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   const std::array<uint8_t, wire::kBinderSize>& binder() const { return binder_; }
   // The dialer learns the binder from its first lane's handshake.
   void SetBinder(const std::array<uint8_t, wire::kBinderSize>& binder) { binder_ = binder; }
+  // SetLaneCount lowers the number of lanes, as the dialer's first lane
+  // decided (LaneCount). Only before any lane is attached: until then every
+  // flow's frames wait in lane 0's slot, which is kept.
+  void SetLaneCount(uint16_t count);
   bool closed() const { return closed_; }
   // Whether either side has sent GOAWAY: no new flows on this tunnel.
   bool going_away() const { return peer_going_away_ || draining_; }

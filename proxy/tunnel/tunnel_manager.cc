@@ -88,12 +88,12 @@ asio::awaitable<boost::system::error_code> WithTimeout(Op op, Duration timeout) 
 }  // namespace
 
 TunnelManager::TunnelManager(WorkerPool& workers, TunnelEnv env, std::shared_ptr<const TlsContext> tls,
-                             uint16_t lanes)
+                             unsigned cores)
     : workers_(workers),
       limits_(env.config->limits.max_flows, env.config->limits.max_flows_per_source, *env.metrics),
       env_(std::move(env)),
       tls_(std::move(tls)),
-      lanes_(lanes == 0 ? 1 : lanes) {
+      cores_(cores) {
   env_.on_closed = [this](uint64_t id) { OnTunnelClosed(id); };
   env_.limits = &limits_;
   env_.window_budget = std::make_shared<WindowBudget>(env_.config->limits.window_budget_bytes);
@@ -111,10 +111,13 @@ void TunnelManager::CarryFlow(tcp::socket host, FlowKey key, const ServiceConfig
     const PeerConfig* peer = env_.config->FindPeer(service.peer);
     uint64_t id = 0;
     while (id == 0) RAND_bytes(reinterpret_cast<uint8_t*>(&id), sizeof(id));
-    tunnel = std::make_shared<Tunnel>(env_, wire::Role::kDialer, service.peer, id, lanes_,
+    // As many lane slots as the tunnel can have; the first lane may cut
+    // them down (Dial).
+    const uint16_t lanes = MaxLaneCount(env_.config->tunnel, cores_);
+    tunnel = std::make_shared<Tunnel>(env_, wire::Role::kDialer, service.peer, id, lanes,
                                       std::array<uint8_t, wire::kBinderSize>{});
     tunnels_[id] = tunnel;
-    spdlog::info("tunnel {} to {}: dialing {} lanes at {}", id, service.peer, lanes_, peer->address.ToString());
+    spdlog::info("tunnel {} to {}: dialing at {}", id, service.peer, peer->address.ToString());
     asio::co_spawn(*env_.control, Dial(tunnel, *peer), asio::detached);
   }
   tunnel->OpenIngressFlow(std::move(host), std::move(key), service, std::move(rule));
@@ -130,7 +133,8 @@ struct LaneDial {
   GatewayMetrics* metrics = nullptr;  // thread-safe
   PeerConfig peer;
   uint64_t tunnel_id = 0;
-  uint16_t lane_count = 0;
+  uint16_t lane_count = 0;  // for lane 0 with tunnel.lanes = 0: at most this many
+  unsigned cores = 0;
   uint16_t index = 0;
   LaneBinder binder{};  // the tunnel's, from lane 0 (unknown when dialing lane 0)
 };
@@ -140,6 +144,8 @@ struct LaneDial {
 struct DialedLane {
   std::shared_ptr<Lane> lane;
   LaneBinder binder{};
+  uint16_t lane_count = 0;                 // as its LANE_HELLO said
+  std::chrono::microseconds round_trip{};  // lane 0's, when it decided the count
   std::string error;
 };
 
@@ -198,7 +204,15 @@ asio::awaitable<DialedLane> DialLaneOnItsWorker(LaneDial dial) {
     }
     dialed.binder = *binder;
   }
-  wire::LaneHello hello{dial.tunnel_id, wire::kProtocolVersion, index, dial.lane_count, dialed.binder};
+  // Lane 0 fixes the tunnel's lane count (LaneCount); the handshake has
+  // measured its round trip. The other lanes repeat the count.
+  dialed.lane_count = dial.lane_count;
+  if (index == 0 && cfg.lanes == 0) {
+    TcpStats tcp;
+    if (ReadTcpStats(conn->socket().native_handle(), &tcp)) dialed.round_trip = std::chrono::microseconds(tcp.rtt_us);
+    dialed.lane_count = std::min(dial.lane_count, LaneCount(cfg, dial.cores, dialed.round_trip));
+  }
+  wire::LaneHello hello{dial.tunnel_id, wire::kProtocolVersion, index, dialed.lane_count, dialed.binder};
   std::string out;
   (void)Encode(hello, &out);
   if (!conn->Seal(out)) {
@@ -251,6 +265,7 @@ asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<T
                 .peer = peer,
                 .tunnel_id = tunnel->id(),
                 .lane_count = tunnel->lane_count(),
+                .cores = cores_,
                 .index = index,
                 .binder = tunnel->binder()};
   DialedLane dialed = co_await asio::co_spawn(LaneWorker(index), DialLaneOnItsWorker(std::move(dial)),
@@ -259,7 +274,15 @@ asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<T
     *error = std::move(dialed.error);
     co_return nullptr;
   }
-  if (index == 0) tunnel->SetBinder(dialed.binder);
+  if (index == 0) {
+    tunnel->SetBinder(dialed.binder);
+    if (env_.config->tunnel.lanes == 0) {
+      spdlog::info("tunnel {} to {}: first lane's round trip {:.2f} ms: {} lanes", tunnel->id(), peer.name,
+                   dialed.round_trip.count() / 1000.0, dialed.lane_count);
+    }
+    // No lane is attached yet, so no flow uses any slot but lane 0's.
+    tunnel->SetLaneCount(dialed.lane_count);
+  }
   co_return dialed.lane;
 }
 

@@ -26,7 +26,8 @@ namespace braid::proxy {
 
 class TunnelManager {
  public:
-  TunnelManager(WorkerPool& workers, TunnelEnv env, std::shared_ptr<const TlsContext> tls, uint16_t lanes);
+  // `cores` decides the lane count with tunnel.lanes = 0 (LaneCount).
+  TunnelManager(WorkerPool& workers, TunnelEnv env, std::shared_ptr<const TlsContext> tls, unsigned cores);
 
   // CarryFlow sends an admitted host connection to `service.peer`, dialing
   // a tunnel first if there is none. Control worker.
@@ -79,7 +80,7 @@ class TunnelManager {
   FlowLimits limits_;
   TunnelEnv env_;
   std::shared_ptr<const TlsContext> tls_;
-  const uint16_t lanes_;
+  const unsigned cores_;
   std::map<uint64_t, std::shared_ptr<Tunnel>> tunnels_;   // every live tunnel by id
   std::map<std::string, std::shared_ptr<Tunnel>> dialed_;  // our tunnel to each peer
   size_t next_accept_worker_ = 0;

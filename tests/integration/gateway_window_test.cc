@@ -3,7 +3,8 @@
 //     it is window-limited, and goes back to it after the idle reset; the
 //     data arrives whole (SHA-256);
 //   - with many bulk flows at once, the windows' growth never exceeds the
-//     gateway's and the tunnel's budgets, and every flow arrives whole.
+//     gateway's and the tunnel's budgets, and every flow arrives whole;
+//   - with tunnel.lanes = 0, a short link gets one lane per core.
 // On loopback the round trip is short, so the tests start from the
 // smallest window (64 KiB), which a bulk flow drains faster than two round
 // trips of its lanes; the WAN bench (bench/wan) measures the same on long
@@ -191,6 +192,30 @@ TEST_F(GatewayWindowTest, ManyBulkFlowsStayWithinTheWindowBudgets) {
     std::this_thread::sleep_for(Millis(50));
   }
   EXPECT_EQ(used, 0);
+}
+
+TEST_F(GatewayWindowTest, DefaultLanesOnAShortLinkAreOnePerCore) {
+  // tunnel.lanes = 0: the dialer's first lane measures the round trip, and
+  // on loopback (a short link) the tunnel gets one lane per core, not the
+  // eight a long link gets (LaneCount).
+  constexpr uint64_t kSeed = 0x1a9e;
+  constexpr uint64_t kSize = 16 * kMiB;
+  Collector<ReceiveResult> received;
+  TcpServer sink(DrainHandler(&received, Millis(60'000), kSeed));
+  ASSERT_TRUE(StartPair(sink.port(), [](nlohmann::json& onprem, nlohmann::json& cloud) {
+    onprem["tunnel"]["lanes"] = 0;
+    cloud["admin"] = {{"listen", "127.0.0.1:0"}};
+  }));
+  cloud_admin_ = cloud_->AdminPort();
+  const OneWayResult sent = SendAndClose(service_port(), kSeed, kSize, Millis(60'000));
+  ASSERT_EQ(sent.connect_error, 0);
+  ASSERT_TRUE(received.WaitFor(1, After(Millis(30'000))));
+  EXPECT_EQ(received.Values()[0].sha256, PatternDigest(kSeed, kSize));
+  EXPECT_TRUE(onprem_->WaitForLog("first lane's round trip", Millis(5'000)));
+  const nlohmann::json tunnels = nlohmann::json::parse(HttpGet(cloud_admin_, "/tunnels").body, nullptr, false);
+  ASSERT_TRUE(tunnels.is_object() && tunnels["tunnels"].size() == 1) << tunnels.dump();
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  EXPECT_EQ(tunnels["tunnels"][0]["lanes"].size(), std::min(cores, 256u));
 }
 
 }  // namespace

@@ -158,13 +158,23 @@ TEST(GatewayConfigTest, UpperBoundsAccepted) {
   EXPECT_EQ(config->tunnel.flow_window_max_bytes, 1u << 30);
 }
 
-TEST(GatewayConfigTest, LaneCountDefaultsToCoresButNeverFewerThanEight) {
+TEST(GatewayConfigTest, LaneCountFollowsTheFirstLanesRoundTrip) {
+  using std::chrono::microseconds;
   TunnelConfig t;
-  EXPECT_EQ(LaneCount(t, 2), 8u);
-  EXPECT_EQ(LaneCount(t, 16), 16u);
-  EXPECT_EQ(LaneCount(t, 1024), 256u);
+  // A short link: one lane per core.
+  EXPECT_EQ(LaneCount(t, 2, microseconds(60)), 2u);
+  EXPECT_EQ(LaneCount(t, 16, microseconds(999)), 16u);
+  // A long one: at least 8, more with more cores.
+  EXPECT_EQ(LaneCount(t, 2, microseconds(1'000)), 8u);
+  EXPECT_EQ(LaneCount(t, 2, microseconds(80'000)), 8u);
+  EXPECT_EQ(LaneCount(t, 16, microseconds(80'000)), 16u);
+  EXPECT_EQ(LaneCount(t, 1024, microseconds(80'000)), 256u);
+  EXPECT_EQ(MaxLaneCount(t, 2), 8u);
+  // Set by hand: that, whatever the link.
   t.lanes = 3;
-  EXPECT_EQ(LaneCount(t, 16), 3u);
+  EXPECT_EQ(LaneCount(t, 16, microseconds(80'000)), 3u);
+  EXPECT_EQ(LaneCount(t, 16, microseconds(10)), 3u);
+  EXPECT_EQ(MaxLaneCount(t, 16), 3u);
 }
 
 TEST(GatewayConfigTest, EveryLogLevel) {
