@@ -155,6 +155,7 @@ std::string AdminServer::FlowsJson() const {
           {"window_bytes", f.window().bytes()},
           {"window_initial_bytes", f.window().initial_bytes()},
           {"credit_ahead_bytes", f.rx().credit_ahead()},
+          {"send_credit_bytes", f.send_credit()},
           {"age_seconds", SecondsSince(f.started())},
       });
     });

@@ -99,6 +99,10 @@ class Flow : public std::enable_shared_from_this<Flow> {
     return tx_done_ && rx_.fin_received() && rx_.next_seq() == rx_.final_seq();
   }
   uint64_t bytes_from_host() const { return tx_ ? tx_->bytes_sent() : 0; }
+  // Send credit left: how much more the peer lets this flow send now (0
+  // before the flow carries data). With the peer's window_bytes this tells
+  // whether a slow flow waits for credit or for its lanes.
+  uint64_t send_credit() const { return tx_ ? tx_->byte_limit() - tx_->bytes_sent() : 0; }
   // State, for the admin endpoint: "opening" (waiting for OPEN_OK, or for
   // the target to accept), "open", "half_closed_local" (the host sent its
   // FIN), "half_closed_remote" (the peer's FIN reached the host), "closing".

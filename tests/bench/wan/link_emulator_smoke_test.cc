@@ -2,7 +2,8 @@
 // bench/wan/netns.sh: 8 MiB over TCP from namespace A to namespace B across
 // a link with 10 ms of delay each way arrive intact (SHA-256 of what was
 // sent and what was received), the TCP handshake takes at least the
-// emulated round trip, and the emulator counted the bytes it carried.
+// emulated round trip, and the emulator counted the bytes it carried. And
+// a real braid gateway pair across the same link (below).
 //
 // Needs root, /dev/net/tun and network namespaces; skipped, saying which
 // is missing, where any is not there. The run is bounded (timeout(1)
@@ -97,6 +98,41 @@ TEST_F(LinkEmulatorSmokeTest, CarriesTcpIntactWithTheConfiguredDelay) {
   const size_t forwarded = output.find("forwarded_bytes=", counters);
   ASSERT_NE(forwarded, std::string::npos) << output;
   EXPECT_GE(std::stoll(output.substr(forwarded + 16)), kBytes) << output;
+}
+
+// A braid gateway pair across the link (10 ms each way) with its defaults
+// but a 1 MiB initial flow window: the dialer's first lane measures the
+// long round trip and gives the tunnel 8 lanes or more, the receiving
+// flow's window grows past 1 MiB while 64 MiB cross, goes back to 1 MiB
+// once the flow has been idle past the reset, and every byte arrives
+// (SHA-256). tests/bench/wan/gateway_wan_transfer.py drives it.
+TEST_F(LinkEmulatorSmokeTest, BraidOverTheLinkGrowsItsWindowAndTakesEightLanes) {
+  constexpr int kBytes = 64 << 20;
+  const std::string tag = "gwt" + std::to_string(::getpid());
+  const std::string command = std::string("WAN_EMULATOR=") + BRAID_LINK_EMULATOR + " WAN_TAG=" + tag +
+                              " timeout -k 5 120 " + BRAID_SOURCE_DIR + "/bench/wan/netns.sh run --delay-ms 10 -- " +
+                              "python3 " + BRAID_SOURCE_DIR + "/tests/bench/wan/gateway_wan_transfer.py " +
+                              BRAID_PROXY + " " + BRAIDCTL + " " + BRAID_SOURCE_DIR + "/bench/wan/wanbench.py " +
+                              std::to_string(kBytes);
+  std::string output;
+  const int rc = RunCommand(command, &output);
+  std::string namespaces;
+  RunCommand("ip netns list", &namespaces);
+  EXPECT_EQ(namespaces.find(tag), std::string::npos) << "a namespace was left behind:\n" << namespaces;
+
+  ASSERT_EQ(rc, 0) << command << "\n" << output;
+  const size_t at = output.find("result ");
+  ASSERT_NE(at, std::string::npos) << output;
+  const nlohmann::json r = nlohmann::json::parse(output.substr(at + 7, output.find('\n', at) - at - 7));
+  EXPECT_EQ(r["sent"]["bytes"], kBytes);
+  EXPECT_EQ(r["received"]["bytes"], kBytes);
+  EXPECT_EQ(r["received"]["sha256"], r["sent"]["sha256"]);
+  ASSERT_FALSE(r["lanes"].is_null()) << "gw-a logged no lane decision:\n" << output;
+  EXPECT_GE(r["first_lane_rtt_ms"].get<double>(), 20.0);
+  EXPECT_GE(r["lanes"].get<int>(), 8);
+  EXPECT_GT(r["largest_window"].get<int64_t>(), r["initial_window"].get<int64_t>()) << r.dump();
+  ASSERT_EQ(r["window_after_idle"].size(), 1u) << r.dump();
+  EXPECT_EQ(r["window_after_idle"][0], r["initial_window"]) << r.dump();
 }
 
 }  // namespace

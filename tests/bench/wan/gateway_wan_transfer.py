@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""A braid gateway pair across the emulated WAN link, for
+gateway_wan_test.cc. Run by bench/wan/netns.sh run (which exports WAN_NS_A,
+WAN_NS_B and WAN_ADDR_B):
+
+  gateway_wan_transfer.py PROXY BRAIDCTL WANBENCH NBYTES
+
+gw-b listens in namespace B, gw-a in A dials it across the link with the
+defaults (tunnel.lanes = 0, the flow window auto-tuned) except a small
+initial window. One flow carries NBYTES from a source in A through gw-a
+and gw-b to a sink in B, then stays open and idle for a few seconds, then
+ends. Prints one line "result {JSON}": both ends' byte counts and SHA-256,
+the largest receive window gw-b showed during the transfer and the one it
+showed after the idle pause (/flows), and the lane count gw-a's first lane
+decided. Every wait has a deadline; the caller bounds the whole run.
+"""
+import hashlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+INITIAL_WINDOW = 1 << 20
+SINK_PORT = 5300
+SERVICE_PORT = 8100
+ADMIN_B = 9912
+IDLE_S = 4.5  # past the 2 s idle reset, with room for a loaded machine
+DEADLINE_S = 90
+
+
+def netns(ns, *cmd, **kw):
+    return subprocess.Popen(["ip", "netns", "exec", ns, *cmd], **kw)
+
+
+def wait_for(predicate, what, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gateway_wan_transfer: timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def flows_b():
+    """gw-b's /flows, read from inside namespace B."""
+    out = subprocess.run(["ip", "netns", "exec", os.environ["WAN_NS_B"], sys.executable, "-c",
+                          f"import urllib.request; print(urllib.request.urlopen("
+                          f"'http://127.0.0.1:{ADMIN_B}/flows', timeout=2).read().decode())"],
+                         capture_output=True, text=True, timeout=10, check=False)
+    try:
+        return json.loads(out.stdout)["flows"]
+    except (ValueError, KeyError):
+        return []
+
+
+def sink():
+    """In B: accept one connection, hash it to its end."""
+    srv = socket.create_server(("127.0.0.1", SINK_PORT))
+    srv.settimeout(DEADLINE_S)
+    print("listening", flush=True)
+    conn, _ = srv.accept()
+    conn.settimeout(DEADLINE_S)
+    digest, total = hashlib.sha256(), 0
+    while True:
+        data = conn.recv(1 << 20)
+        if not data:
+            break
+        digest.update(data)
+        total += len(data)
+    print(json.dumps({"bytes": total, "sha256": digest.hexdigest()}), flush=True)
+
+
+def source(nbytes):
+    """In A: send nbytes of a fixed pattern through gw-a, wait, then close."""
+    s = socket.create_connection(("127.0.0.1", SERVICE_PORT), 10)
+    s.settimeout(DEADLINE_S)
+    digest, sent = hashlib.sha256(), 0
+    block = bytes((i * 131 + 7) & 0xFF for i in range(1 << 16)) * 4
+    while sent < nbytes:
+        chunk = block[: min(len(block), nbytes - sent)]
+        s.sendall(chunk)
+        digest.update(chunk)
+        sent += len(chunk)
+    print(json.dumps({"bytes": sent, "sha256": digest.hexdigest()}), flush=True)
+    sys.stdin.readline()  # the parent says when the idle pause is over
+    s.close()
+
+
+def main():
+    if len(sys.argv) == 2 and sys.argv[1] == "sink":
+        return sink()
+    if len(sys.argv) == 3 and sys.argv[1] == "source":
+        return source(int(sys.argv[2]))
+    proxy, braidctl, wanbench, nbytes = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    ns_a, ns_b, addr_b = os.environ["WAN_NS_A"], os.environ["WAN_NS_B"], os.environ["WAN_ADDR_B"]
+    work = tempfile.mkdtemp(prefix="braid-wantest.")
+    procs = []
+    try:
+        subprocess.run([braidctl, "pki", "init", "pki"], cwd=work, check=True, capture_output=True)
+        for gw in ("gw-a", "gw-b"):
+            subprocess.run([braidctl, "pki", "issue", "pki", gw], cwd=work, check=True, capture_output=True)
+        run = lambda *a: subprocess.run([sys.executable, wanbench, *a], cwd=work, check=True)
+        run("policy", "policy.json")
+        env = dict(os.environ, BRAID_TUNNEL_EXTRA=f'"flow_window_bytes": {INITIAL_WINDOW}')
+        subprocess.run([sys.executable, wanbench, "gateway-config", "b.json", "gw-b", "0", f"{addr_b}:4400"],
+                       cwd=work, check=True, env=env)
+        subprocess.run([sys.executable, wanbench, "gateway-config", "a.json", "gw-a", "0", "127.0.0.1:0",
+                        f"{addr_b}:4400", f"127.0.0.1:{SERVICE_PORT}", f"127.0.0.1:{SINK_PORT}"],
+                       cwd=work, check=True, env=env)
+        with open(os.path.join(work, "b.json")) as f:
+            config_b = json.load(f)
+        config_b["admin"] = {"listen": f"127.0.0.1:{ADMIN_B}"}
+        with open(os.path.join(work, "b.json"), "w") as f:
+            json.dump(config_b, f)
+        log_a, log_b = os.path.join(work, "a.log"), os.path.join(work, "b.log")
+        sink_p = netns(ns_b, sys.executable, __file__, "sink", stdout=subprocess.PIPE, text=True)
+        procs.append(sink_p)
+        assert sink_p.stdout.readline().strip() == "listening"
+        procs.append(netns(ns_b, proxy, "--config", os.path.join(work, "b.json"), cwd=work,
+                           stdout=open(log_b, "w"), stderr=subprocess.STDOUT))
+        wait_for(lambda: "tunnel listener on" in open(log_b).read(), "gw-b to start")
+        procs.append(netns(ns_a, proxy, "--config", os.path.join(work, "a.json"), cwd=work,
+                           stdout=open(log_a, "w"), stderr=subprocess.STDOUT))
+        wait_for(lambda: "service iperf on" in open(log_a).read(), "gw-a to start")
+
+        src = netns(ns_a, sys.executable, __file__, "source", str(nbytes), stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, text=True)
+        procs.append(src)
+        largest = [0]
+        sending = threading.Event()
+        sending.set()
+
+        def watch():
+            while sending.is_set():
+                for f in flows_b():
+                    largest[0] = max(largest[0], f.get("window_bytes", 0))
+                time.sleep(0.1)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        sent = json.loads(src.stdout.readline())
+        # Everything sent has reached gw-b's host when its flow has handed
+        # nbytes to the sink.
+        wait_for(lambda: any(f.get("bytes_received", 0) >= nbytes for f in flows_b()), "the data to arrive", 60)
+        sending.clear()
+        watcher.join()
+        time.sleep(IDLE_S)
+        after_idle = [f.get("window_bytes", 0) for f in flows_b()]
+        src.stdin.write("\n")
+        src.stdin.flush()
+        src.wait(timeout=30)
+        received = json.loads(sink_p.stdout.readline())
+        lanes = re.findall(r"round trip ([0-9.]+) ms: (\d+) lanes", open(log_a).read())
+        print("result " + json.dumps({
+            "sent": sent, "received": received, "largest_window": largest[0],
+            "window_after_idle": after_idle, "initial_window": INITIAL_WINDOW,
+            "first_lane_rtt_ms": float(lanes[0][0]) if lanes else None,
+            "lanes": int(lanes[0][1]) if lanes else None,
+        }), flush=True)
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        subprocess.run(["rm", "-rf", work], check=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
