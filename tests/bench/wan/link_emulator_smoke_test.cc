@@ -62,27 +62,41 @@ class LinkEmulatorSmokeTest : public ::testing::Test {
     Quiet("ip netns del " + probe);
     if (!Quiet("command -v python3")) GTEST_SKIP() << "python3 is missing";
   }
+
+  // RunAcrossLink runs `script` (a python3 command line) through netns.sh
+  // across a link with 10 ms each way, within `limit_s` seconds; checks
+  // that no namespace of the run is left, and returns the JSON the script
+  // printed on its "result " line (null, with a failure, when there is
+  // none).
+  nlohmann::json RunAcrossLink(const std::string& tag, const std::string& script, int limit_s) {
+    const std::string command = std::string("WAN_EMULATOR=") + BRAID_LINK_EMULATOR + " WAN_TAG=" + tag +
+                                " timeout -k 5 " + std::to_string(limit_s) + " " + BRAID_SOURCE_DIR +
+                                "/bench/wan/netns.sh run --delay-ms 10 -- python3 " + script;
+    output_.clear();
+    const int rc = RunCommand(command, &output_);
+    // Whatever happened, nothing may be left behind.
+    std::string namespaces;
+    RunCommand("ip netns list", &namespaces);
+    EXPECT_EQ(namespaces.find(tag), std::string::npos) << "a namespace was left behind:\n" << namespaces;
+    EXPECT_EQ(rc, 0) << command << "\n" << output_;
+    const size_t at = output_.find("result ");
+    if (rc != 0 || at == std::string::npos) {
+      ADD_FAILURE() << "no result line:\n" << output_;
+      return nullptr;
+    }
+    return nlohmann::json::parse(output_.substr(at + 7, output_.find('\n', at) - at - 7));
+  }
+
+  std::string output_;  // of the last RunAcrossLink
 };
 
 TEST_F(LinkEmulatorSmokeTest, CarriesTcpIntactWithTheConfiguredDelay) {
   constexpr int kBytes = 8 << 20;
-  const std::string tag = "smk" + std::to_string(::getpid());
-  const std::string command = std::string("WAN_EMULATOR=") + BRAID_LINK_EMULATOR + " WAN_TAG=" + tag +
-                              " timeout -k 5 60 " + BRAID_SOURCE_DIR + "/bench/wan/netns.sh run --delay-ms 10 -- " +
-                              "python3 " + BRAID_SOURCE_DIR + "/tests/bench/wan/smoke_transfer.py " +
-                              std::to_string(kBytes);
-  std::string output;
-  const int rc = RunCommand(command, &output);
-
-  // Whatever happened, nothing may be left behind.
-  std::string namespaces;
-  RunCommand("ip netns list", &namespaces);
-  EXPECT_EQ(namespaces.find(tag), std::string::npos) << "a namespace was left behind:\n" << namespaces;
-
-  ASSERT_EQ(rc, 0) << command << "\n" << output;
-  const size_t at = output.find("result ");
-  ASSERT_NE(at, std::string::npos) << output;
-  const nlohmann::json result = nlohmann::json::parse(output.substr(at + 7, output.find('\n', at) - at - 7));
+  const nlohmann::json result =
+      RunAcrossLink("smk" + std::to_string(::getpid()),
+                    std::string(BRAID_SOURCE_DIR) + "/tests/bench/wan/smoke_transfer.py " + std::to_string(kBytes), 60);
+  ASSERT_FALSE(result.is_null());
+  const std::string& output = output_;
   EXPECT_EQ(result["sent"]["bytes"], kBytes);
   EXPECT_EQ(result["received"]["bytes"], kBytes);
   EXPECT_EQ(result["received"]["sha256"], result["sent"]["sha256"]);
@@ -108,26 +122,16 @@ TEST_F(LinkEmulatorSmokeTest, CarriesTcpIntactWithTheConfiguredDelay) {
 // (SHA-256). tests/bench/wan/gateway_wan_transfer.py drives it.
 TEST_F(LinkEmulatorSmokeTest, BraidOverTheLinkGrowsItsWindowAndTakesEightLanes) {
   constexpr int kBytes = 64 << 20;
-  const std::string tag = "gwt" + std::to_string(::getpid());
-  const std::string command = std::string("WAN_EMULATOR=") + BRAID_LINK_EMULATOR + " WAN_TAG=" + tag +
-                              " timeout -k 5 120 " + BRAID_SOURCE_DIR + "/bench/wan/netns.sh run --delay-ms 10 -- " +
-                              "python3 " + BRAID_SOURCE_DIR + "/tests/bench/wan/gateway_wan_transfer.py " +
-                              BRAID_PROXY + " " + BRAIDCTL + " " + BRAID_SOURCE_DIR + "/bench/wan/wanbench.py " +
-                              std::to_string(kBytes);
-  std::string output;
-  const int rc = RunCommand(command, &output);
-  std::string namespaces;
-  RunCommand("ip netns list", &namespaces);
-  EXPECT_EQ(namespaces.find(tag), std::string::npos) << "a namespace was left behind:\n" << namespaces;
-
-  ASSERT_EQ(rc, 0) << command << "\n" << output;
-  const size_t at = output.find("result ");
-  ASSERT_NE(at, std::string::npos) << output;
-  const nlohmann::json r = nlohmann::json::parse(output.substr(at + 7, output.find('\n', at) - at - 7));
+  const nlohmann::json r = RunAcrossLink("gwt" + std::to_string(::getpid()),
+                                        std::string(BRAID_SOURCE_DIR) + "/tests/bench/wan/gateway_wan_transfer.py " +
+                                            BRAID_PROXY + " " + BRAIDCTL + " " + BRAID_SOURCE_DIR +
+                                            "/bench/wan/wanbench.py " + std::to_string(kBytes),
+                                        120);
+  ASSERT_FALSE(r.is_null());
   EXPECT_EQ(r["sent"]["bytes"], kBytes);
   EXPECT_EQ(r["received"]["bytes"], kBytes);
   EXPECT_EQ(r["received"]["sha256"], r["sent"]["sha256"]);
-  ASSERT_FALSE(r["lanes"].is_null()) << "gw-a logged no lane decision:\n" << output;
+  ASSERT_FALSE(r["lanes"].is_null()) << "gw-a logged no lane decision:\n" << output_;
   EXPECT_GE(r["first_lane_rtt_ms"].get<double>(), 20.0);
   EXPECT_GE(r["lanes"].get<int>(), 8);
   EXPECT_GT(r["largest_window"].get<int64_t>(), r["initial_window"].get<int64_t>()) << r.dump();
