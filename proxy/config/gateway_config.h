@@ -46,7 +46,7 @@ struct TunnelConfig {
   // Per-flow receive window (credit, and the reassembly bound) each way:
   // where it starts, and the most it grows to on a long link.
   uint32_t flow_window_bytes = 4u << 20;
-  uint32_t flow_window_max_bytes = 64u << 20;
+  uint32_t flow_window_max_bytes = 128u << 20;
   // The most that all flows of one tunnel may grow their windows by, in all.
   uint64_t window_budget_bytes = uint64_t{256} << 20;
 };

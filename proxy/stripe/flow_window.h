@@ -59,7 +59,7 @@ class FlowWindow {
 
   struct Options {
     uint32_t initial_bytes = 4u << 20;  // the window every flow starts with
-    uint32_t max_bytes = 64u << 20;     // the most it grows to (>= initial)
+    uint32_t max_bytes = 128u << 20;    // the most it grows to (>= initial)
   };
 
   // The sequence window that goes with a byte window: one frame per 4 KiB,

@@ -91,7 +91,7 @@ TEST(GatewayConfigTest, DefaultsOfAMinimalConfig) {
   EXPECT_EQ(config->tunnel.keepalive_timeout, 15s);
   EXPECT_EQ(config->tunnel.key_update_records, uint64_t{1} << 23);
   EXPECT_EQ(config->tunnel.flow_window_bytes, 4u << 20);
-  EXPECT_EQ(config->tunnel.flow_window_max_bytes, 64u << 20);
+  EXPECT_EQ(config->tunnel.flow_window_max_bytes, 128u << 20);
   EXPECT_EQ(config->tunnel.window_budget_bytes, uint64_t{256} << 20);
   EXPECT_EQ(config->limits.window_budget_bytes, uint64_t{512} << 20);
   EXPECT_TRUE(config->peers.empty());
