@@ -269,6 +269,7 @@ TEST_F(GatewayFailureTest, FrozenPeerIsDetectedByKeepaliveAndServesAgainAfterRes
     for (nlohmann::json* c : {&onprem, &cloud}) {
       (*c)["tunnel"]["lanes"] = kLanes;
       (*c)["tunnel"]["flow_window_bytes"] = kWindow;
+      (*c)["tunnel"]["flow_window_max_bytes"] = kWindow;  // fixed, for the memory bound below
       (*c)["tunnel"]["keepalive_interval"] = "1s";
       (*c)["tunnel"]["keepalive_timeout"] = "3s";
     }
