@@ -10,7 +10,7 @@
 #             the suite braid negotiates (TLS_AES_128_GCM_SHA256);
 #   braid-lN  a braid gateway pair: gw-a in A (service "iperf") dials gw-b
 #             in B across the link; tunnel.lanes = N (0: braid's default,
-#             one lane per core).
+#             from the first lane's round trip: per core, at least 8 on a long link).
 # Each scenario gets fresh namespaces, emulator and relays. Runs are
 # interleaved (every setup once, then again) so that a burst of load from
 # elsewhere spreads over all setups; medians are reported. A run whose
