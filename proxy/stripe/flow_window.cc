@@ -24,8 +24,8 @@ void FlowWindow::OnCreditDue(Clock::time_point now, Clock::duration round_trip) 
   const uint64_t need = target - options_.initial_bytes;
   const uint64_t got = need > charged_ ? budget_->Reserve(need - charged_) : 0;
   charged_ += got;
+  // Never below initial_bytes: target is not, and neither is initial + charge.
   bytes_ = static_cast<uint32_t>(std::min<uint64_t>(target, options_.initial_bytes + charged_));
-  bytes_ = std::max(bytes_, options_.initial_bytes);
 }
 
 void FlowWindow::OnIdle(uint64_t outstanding) {
