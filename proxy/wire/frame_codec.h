@@ -106,6 +106,4 @@ bool IsValidTargetName(std::string_view name);
 
 }  // namespace braid::proxy
 
-#include "proxy/wire/frame_decoder.h"  // IWYU pragma: export
-
 #endif  // BRAID_PROXY_WIRE_FRAME_CODEC_H_
