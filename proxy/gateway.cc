@@ -91,7 +91,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const G
         absl::StrCat("cannot set up the event loops (io_uring; rebuild with -DBRAID_ASIO_IO_URING=OFF for epoll): ",
                      e.what()));
   }
-  TunnelEnv env{config, &gw->policy_, &gw->workers_->control(), nullptr, &gw->metrics_, nullptr, nullptr};
+  TunnelEnv env{config, &gw->policy_, &gw->workers_->control(), nullptr, &gw->metrics_, nullptr, nullptr, nullptr};
   gw->tunnels_ = std::make_unique<TunnelManager>(*gw->workers_, env, *std::move(tls), cores);
 
   // Bind every socket now, so that a port in use fails the start.

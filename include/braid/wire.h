@@ -1,4 +1,4 @@
-// braid wire protocol, version 1: the frames two gateways exchange inside the
+// braid wire protocol, version 2: the frames two gateways exchange inside the
 // TLS byte stream of each lane of a tunnel. docs/protocol.md is the
 // specification; this header is its vocabulary: constants, reason codes, the
 // fixed header and one plain struct per frame type.
@@ -18,9 +18,9 @@
 // reason code, a tunnel id or a ping cookie.
 //
 // The frame structs below hold views (std::string_view) for their variable
-// parts. A struct produced by the decoder points into the decoder's buffer and
-// is valid only as long as the decoder says; a struct passed to an encoder
-// only needs to live for the call.
+// parts. A struct produced by ParsePayload points into the payload it was
+// given (the string the lane's FrameReader handed out) and is valid as long
+// as that is; a struct passed to an encoder only needs to live for the call.
 #ifndef BRAID_WIRE_H_
 #define BRAID_WIRE_H_
 
@@ -37,7 +37,9 @@ namespace braid::wire {
 
 // ALPN "braid/1" selects this version; LANE_HELLO repeats it so that a lane
 // can be diagnosed without the TLS layer.
-inline constexpr uint16_t kProtocolVersion = 1;
+// Version 2 added per-lane acknowledgement (ACK), lane-loss recovery
+// (LANE_LOST) and the lane generation in LANE_HELLO.
+inline constexpr uint16_t kProtocolVersion = 2;
 
 inline constexpr size_t kHeaderSize = 16;
 // TLS 1.3 records carry at most 2^14 plaintext bytes: one frame, one record.
@@ -50,6 +52,7 @@ inline constexpr size_t kLaneHelloPayloadSize = 40;
 inline constexpr size_t kOpenFixedPayloadSize = 44;
 inline constexpr size_t kOpenOkPayloadSize = 4;
 inline constexpr size_t kCreditPayloadSize = 8;
+inline constexpr size_t kLaneLostPayloadSize = 8;
 // Host names in OPEN: 1..253 bytes of [A-Za-z0-9._-].
 inline constexpr size_t kMaxNameLength = 253;
 // Rule ids in OPEN_REFUSED are truncated to this many bytes by the encoder.
@@ -70,9 +73,20 @@ enum class FrameType : uint8_t {
   kPing = 0x09,
   kPong = 0x0a,
   kGoaway = 0x0b,
+  kAck = 0x0c,
+  kLaneLost = 0x0d,
 };
 inline constexpr uint8_t kMinFrameType = 0x01;
-inline constexpr uint8_t kMaxFrameType = 0x0b;
+inline constexpr uint8_t kMaxFrameType = 0x0d;
+
+// IsCounted: whether a frame of this type is numbered on its lane, kept by
+// the sender until the peer acknowledges it, and resent if the lane is lost.
+// These are the flow frames (OPEN to CREDIT); the tunnel's own frames
+// (LANE_HELLO, PING, PONG, GOAWAY, ACK, LANE_LOST) mean something only on
+// the lane, or at the moment, they are sent.
+inline constexpr bool IsCounted(FrameType type) {
+  return type >= FrameType::kOpen && type <= FrameType::kCredit;
+}
 
 // No flag is defined in version 1: every flags byte must be zero.
 inline constexpr uint8_t kDefinedFlags = 0x00;
@@ -143,6 +157,9 @@ struct LaneHello {
   uint16_t version = kProtocolVersion;
   uint16_t lane_index = 0;  // < lane_count
   uint16_t lane_count = 1;  // 1..kMaxLanes
+  // Which connection of lane `lane_index` this is: 0 for the first, and a
+  // new value each time the dialer redials the lane.
+  uint16_t generation = 0;
   std::array<uint8_t, kBinderSize> binder{};  // see docs/protocol.md
   friend bool operator==(const LaneHello&, const LaneHello&) = default;
 };
@@ -235,9 +252,27 @@ struct Goaway {
   friend bool operator==(const Goaway&, const Goaway&) = default;
 };
 
+// ACK: the sender has received `received` counted frames (IsCounted) on
+// this lane connection since it came up. Cumulative; sent on the same lane.
+struct Ack {
+  uint64_t received = 0;
+  friend bool operator==(const Ack&, const Ack&) = default;
+};
+
+// LANE_LOST: connection `generation` of lane `lane_index` is gone; the
+// sender had received `received` counted frames on it, and reads nothing
+// more from it. Sent on any other lane; each side sends it once per lost
+// connection, and resends its own frames from the peer's count on.
+struct LaneLost {
+  uint16_t lane_index = 0;
+  uint16_t generation = 0;
+  uint64_t received = 0;
+  friend bool operator==(const LaneLost&, const LaneLost&) = default;
+};
+
 // Frame: one decoded frame. The alternative index is the frame type - 1.
 using Frame = std::variant<LaneHello, Open, OpenOk, OpenRefused, Data, Fin, Rst, Credit,
-                           Ping, Pong, Goaway>;
+                           Ping, Pong, Goaway, Ack, LaneLost>;
 
 static_assert(std::variant_size_v<Frame> == kMaxFrameType, "one alternative per frame type");
 
@@ -258,6 +293,8 @@ inline constexpr std::string_view FrameTypeName(FrameType type) {
     case FrameType::kPing: return "PING";
     case FrameType::kPong: return "PONG";
     case FrameType::kGoaway: return "GOAWAY";
+    case FrameType::kAck: return "ACK";
+    case FrameType::kLaneLost: return "LANE_LOST";
   }
   return "UNKNOWN";
 }

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <utility>
 
@@ -44,6 +45,9 @@ nlohmann::json LaneJson(const Tunnel::LaneView& lane) {
   return {
       {"index", lane.index},
       {"up", lane.up},
+      {"state", std::string(lane.state)},
+      {"generation", lane.generation},
+      {"unacked_bytes", lane.unacked_bytes},
       {"bytes_sent", lane.bytes_sent},
       {"bytes_received", lane.bytes_received},
       {"queued_bytes", lane.queued_bytes},
@@ -58,7 +62,7 @@ nlohmann::json LaneJson(const Tunnel::LaneView& lane) {
 
 }  // namespace
 
-AdminServer::AdminServer(asio::io_context& control, GatewayMetrics& metrics, const TunnelManager& tunnels,
+AdminServer::AdminServer(asio::io_context& control, GatewayMetrics& metrics, TunnelManager& tunnels,
                          ReadinessFn ready)
     : control_(control), metrics_(metrics), tunnels_(tunnels), ready_(std::move(ready)), acceptor_(control) {}
 
@@ -122,7 +126,8 @@ asio::awaitable<void> AdminServer::Serve(tcp::socket socket) {
 
 AdminServer::Response AdminServer::Handle(std::string_view method, std::string_view target) {
   const std::string_view path = target.substr(0, target.find('?'));
-  if (method != "GET") return {405, "text/plain", "only GET\n"};
+  if (method == "POST" && path.starts_with("/tunnels/")) return LaneCommand(path);
+  if (method != "GET") return {405, "text/plain", "only GET, and POST to /tunnels/ID/lanes/N/{kill,retire}\n"};
   if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", MetricsText()};
   if (path == "/flows") return {200, "application/json", FlowsJson()};
   if (path == "/tunnels") return {200, "application/json", TunnelsJson()};
@@ -133,6 +138,35 @@ AdminServer::Response AdminServer::Handle(std::string_view method, std::string_v
     return {503, "text/plain", why + "\n"};
   }
   return {404, "text/plain", "not found; try /metrics, /flows, /tunnels, /healthz, /readyz\n"};
+}
+
+AdminServer::Response AdminServer::LaneCommand(std::string_view path) {
+  // /tunnels/ID/lanes/N/ACTION
+  std::vector<std::string_view> parts;
+  for (size_t start = 1; start <= path.size();) {
+    const size_t end = std::min(path.find('/', start), path.size());
+    parts.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  const auto number = [](std::string_view text, auto* out) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+    return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+  };
+  uint64_t id = 0;
+  uint32_t index = 0;
+  if (parts.size() != 5 || parts[2] != "lanes" || !number(parts[1], &id) || !number(parts[3], &index) ||
+      (parts[4] != "kill" && parts[4] != "retire")) {
+    return {404, "text/plain", "not found; POST /tunnels/ID/lanes/N/kill or /tunnels/ID/lanes/N/retire\n"};
+  }
+  std::shared_ptr<Tunnel> tunnel = tunnels_.FindTunnel(id);
+  if (!tunnel) return {404, "text/plain", "no tunnel " + std::to_string(id) + "\n"};
+  if (index > UINT16_MAX) return {404, "text/plain", "no lane " + std::to_string(index) + "\n"};
+  const auto lane = static_cast<uint16_t>(index);
+  const std::string error =
+      parts[4] == "kill" ? tunnel->KillLane(lane, "killed by the operator") : tunnel->RetireLane(lane);
+  if (!error.empty()) return {409, "text/plain", error + "\n"};
+  spdlog::info("admin: tunnel {} lane {}: {}", id, lane, parts[4] == "kill" ? "killed" : "retiring");
+  return {200, "text/plain", std::string(parts[4] == "kill" ? "killed" : "retiring") + "\n"};
 }
 
 std::string AdminServer::FlowsJson() const {
@@ -148,6 +182,7 @@ std::string AdminServer::FlowsJson() const {
           {"source", k.src.WithPort(k.src_port)},
           {"target", f.target()},
           {"state", std::string(f.state())},
+          {"control_lane", f.control_lane()},
           {"rule", f.rule()},
           {"bytes_sent", f.bytes_from_host()},
           {"bytes_received", f.bytes_to_host()},

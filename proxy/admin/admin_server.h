@@ -7,6 +7,11 @@
 //   GET /healthz   200 while the process serves
 //   GET /readyz    200 when it accepts new flows; 503 with the reason
 //                  (draining) otherwise
+//   POST /tunnels/ID/lanes/N/kill    closes lane N of tunnel ID now, as a
+//                  failure would (its frames are recovered, the dialer
+//                  redials it); 409 with the reason when it cannot
+//   POST /tunnels/ID/lanes/N/retire  stops sending on the lane, and closes
+//                  it once the peer has acknowledged everything sent on it
 //
 // Plain HTTP/1.1 with keep-alive and no authentication: it is meant for
 // loopback (the default), like Envoy's admin port. It lives on the control
@@ -35,7 +40,7 @@ class AdminServer {
   // Returns "" when the gateway is ready for new flows, else why not.
   using ReadinessFn = std::function<std::string()>;
 
-  AdminServer(asio::io_context& control, GatewayMetrics& metrics, const TunnelManager& tunnels, ReadinessFn ready);
+  AdminServer(asio::io_context& control, GatewayMetrics& metrics, TunnelManager& tunnels, ReadinessFn ready);
 
   // Listen binds `endpoint`; an error means no admin endpoint.
   boost::system::error_code Listen(const tcp::endpoint& endpoint);
@@ -52,6 +57,8 @@ class AdminServer {
   asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> Serve(tcp::socket socket);
   Response Handle(std::string_view method, std::string_view target);
+  // LaneCommand serves POST /tunnels/ID/lanes/N/{kill,retire}.
+  Response LaneCommand(std::string_view path);
   std::string FlowsJson() const;
   std::string TunnelsJson() const;
   // MetricsText sets the gauges read from live flows, then renders.
@@ -61,7 +68,7 @@ class AdminServer {
 
   asio::io_context& control_;
   GatewayMetrics& metrics_;
-  const TunnelManager& tunnels_;
+  TunnelManager& tunnels_;
   ReadinessFn ready_;
   tcp::acceptor acceptor_;
   size_t connections_ = 0;

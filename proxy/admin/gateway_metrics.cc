@@ -58,6 +58,11 @@ GatewayMetrics::GatewayMetrics()
                  {"limit"}),
       tunnels_up("braid_tunnels_up", "Tunnels up, per peer gateway", {"peer"}),
       lanes_up("braid_lanes_up", "Lanes (TLS connections) up, per peer gateway", {"peer"}),
+      lanes_lost("braid_lanes_lost_total", "Lane connections lost (reset, timed out, killed or retired), per peer",
+                 {"peer"}),
+      lanes_redialed("braid_lanes_redialed_total", "Lane connections that replaced a lost one, per peer", {"peer"}),
+      frames_resent("braid_frames_resent_total", "Frames resent on another lane after a lane loss, per peer",
+                    {"peer"}),
       peer_bytes("braid_peer_bytes_total",
                  "Flow payload bytes carried, per peer; direction sent: to the peer, received: from it",
                  {"peer", "direction"}),
@@ -78,6 +83,9 @@ void GatewayMetrics::RenderPrometheus(std::string* out) const {
   RenderCounters(limit_hits, out);
   RenderGauges(tunnels_up, out);
   RenderGauges(lanes_up, out);
+  RenderCounters(lanes_lost, out);
+  RenderCounters(lanes_redialed, out);
+  RenderCounters(frames_resent, out);
   RenderCounters(peer_bytes, out);
   RenderCounters(lane_bytes, out);
   RenderCounters(handshakes, out);

@@ -36,6 +36,9 @@ struct GatewayMetrics {
   // Tunnels and lanes, per peer.
   Family<Gauge> tunnels_up;        // peer
   Family<Gauge> lanes_up;          // peer
+  Family<Counter> lanes_lost;      // peer: lane connections lost (not closed by a GOAWAY)
+  Family<Counter> lanes_redialed;  // peer: lane connections that replaced a lost one
+  Family<Counter> frames_resent;   // peer: frames resent after a lane loss
   Family<Counter> peer_bytes;      // peer, direction
   Family<Counter> lane_bytes;      // peer, lane, direction
   Family<Counter> handshakes;      // side, result, resumed

@@ -135,7 +135,7 @@ class GatewayConfigParser {
   void ParseTunnel(const json& root) {
     const json* tunnel = Section(root, "tunnel", true,
                                  {"listen", "lanes", "idle_timeout", "handshake_timeout", "keepalive_interval",
-                                  "keepalive_timeout", "key_update_records", "flow_window_bytes",
+                                  "keepalive_timeout", "lane_loss_grace", "key_update_records", "flow_window_bytes",
                                   "flow_window_max_bytes", "window_budget_bytes", "advertise"});
     if (tunnel == nullptr) return;
     TunnelConfig& t = out_->tunnel;
@@ -153,7 +153,8 @@ class GatewayConfigParser {
     });
     bool keepalive_ok = true;
     for (const auto& [key, field] : {std::pair{"idle_timeout", &t.idle_timeout},
-                                     std::pair{"handshake_timeout", &t.handshake_timeout}}) {
+                                     std::pair{"handshake_timeout", &t.handshake_timeout},
+                                     std::pair{"lane_loss_grace", &t.lane_loss_grace}}) {
       Duration* target = field;
       With(*tunnel, at, key, false, [&](const json& v, const JsonPath& p) { r_->ReadTimeout(v, p, target); });
     }

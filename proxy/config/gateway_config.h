@@ -42,6 +42,9 @@ struct TunnelConfig {
   Duration handshake_timeout{10'000};
   Duration keepalive_interval{5'000};  // PING on every lane this often when idle
   Duration keepalive_timeout{15'000};  // a lane silent this long is dead
+  // With no lane up for this long, a tunnel resets its flows (lanes_lost);
+  // until then it redials and its flows wait.
+  Duration lane_loss_grace{10'000};
   uint64_t key_update_records = uint64_t{1} << 23;  // send a KeyUpdate before this many records
   // Per-flow receive window (credit, and the reassembly bound) each way:
   // where it starts, and the most it grows to on a long link.

@@ -15,7 +15,8 @@ enum class CloseReason : uint8_t {
   kRefused,          // the target refused, timed out or did not resolve
   kHostReset,        // a host reset its connection or an I/O error
   kPeerReset,        // the peer gateway aborted it (RST)
-  kTunnelLost,       // a lane or the whole tunnel failed
+  kTunnelLost,       // the tunnel failed (protocol error, peer went away)
+  kLanesLost,        // no lane of the tunnel was up for lane_loss_grace
   kPolicyRevoked,    // a policy update denies it now
   kOpenTimeout,      // no answer to OPEN in time
   kLimit,            // a configured limit
@@ -31,6 +32,7 @@ inline std::string_view CloseReasonName(CloseReason r) {
     case CloseReason::kHostReset: return "host_reset";
     case CloseReason::kPeerReset: return "peer_reset";
     case CloseReason::kTunnelLost: return "tunnel_lost";
+    case CloseReason::kLanesLost: return "lanes_lost";
     case CloseReason::kPolicyRevoked: return "policy_revoked";
     case CloseReason::kOpenTimeout: return "open_timeout";
     case CloseReason::kLimit: return "limit";

@@ -72,9 +72,14 @@ class Flow : public std::enable_shared_from_this<Flow> {
   // this long with nothing received.
   static constexpr std::chrono::seconds kWindowIdleReset{2};
   // The lane that carries every control frame of this flow (OPEN, OPEN_OK,
-  // CREDIT, FIN, RST), so they stay in order: fixed when the flow is made.
+  // CREDIT, FIN, RST), so they stay in order.
   uint16_t control_lane() const { return control_lane_; }
-  void set_control_lane(uint16_t lane) { control_lane_ = lane; }
+  // The tunnel moves it when the lane is lost (Tunnel::CompleteRecovery),
+  // after the frames that were on it.
+  void set_control_lane(uint16_t lane) {
+    control_lane_ = lane;
+    if (tx_) tx_->set_home_lane(lane);
+  }
 
   // Start begins carrying data once the peer's initial credit is known.
   void Start(uint64_t byte_limit, uint64_t seq_limit);

@@ -22,19 +22,24 @@ ReassemblyBuffer::ReassemblyBuffer(Limits limits) : limits_(limits) {
   advertised_seq_ = limits_.window_frames;
 }
 
-ReassemblyBuffer::Status ReassemblyBuffer::Check(uint64_t seq, size_t size) const {
-  if (size == 0) return Status::kEmptyPayload;
+ReassemblyBuffer::Status ReassemblyBuffer::Check(uint64_t seq, std::string_view payload) const {
+  if (payload.empty()) return Status::kEmptyPayload;
   if (fin_received_ && seq >= final_seq_) return Status::kAfterFin;
+  // Duplicates before the windows: a copy costs no credit.
   if (seq < next_seq_) return Status::kDuplicate;
+  if (seq != next_seq_) {
+    if (auto it = pending_.find(seq); it != pending_.end()) {
+      return it->second == payload ? Status::kDuplicate : Status::kInconsistentDuplicate;
+    }
+  }
   if (seq >= advertised_seq_) return Status::kBeyondSeqWindow;
   // received_bytes_ <= advertised_bytes_ always holds, so this cannot wrap.
-  if (size > advertised_bytes_ - received_bytes_) return Status::kBeyondByteWindow;
-  if (seq != next_seq_ && pending_.contains(seq)) return Status::kDuplicate;
+  if (payload.size() > advertised_bytes_ - received_bytes_) return Status::kBeyondByteWindow;
   return Status::kOk;
 }
 
 ReassemblyBuffer::Status ReassemblyBuffer::OnData(uint64_t seq, std::string_view payload) {
-  if (Status s = Check(seq, payload.size()); s != Status::kOk) return s;
+  if (Status s = Check(seq, payload); s != Status::kOk) return s;
   received_bytes_ += payload.size();
   if (seq == next_seq_) {
     // Fast path: in order. No map insertion; usually no allocation either
@@ -50,7 +55,7 @@ ReassemblyBuffer::Status ReassemblyBuffer::OnData(uint64_t seq, std::string_view
 }
 
 ReassemblyBuffer::Status ReassemblyBuffer::OnDataOwned(uint64_t seq, std::string&& payload) {
-  if (Status s = Check(seq, payload.size()); s != Status::kOk) return s;
+  if (Status s = Check(seq, payload); s != Status::kOk) return s;
   received_bytes_ += payload.size();
   if (seq == next_seq_) {
     AppendReady(std::move(payload));
@@ -203,7 +208,8 @@ std::string_view ReassemblyStatusName(ReassemblyBuffer::Status status) {
   switch (status) {
     case Status::kOk: return "ok";
     case Status::kEmptyPayload: return "empty DATA";
-    case Status::kDuplicate: return "duplicate sequence number";
+    case Status::kDuplicate: return "duplicate (dropped)";
+    case Status::kInconsistentDuplicate: return "a second frame with a pending sequence number and other bytes";
     case Status::kBeyondSeqWindow: return "sequence number beyond the window";
     case Status::kBeyondByteWindow: return "bytes beyond the credit granted";
     case Status::kAfterFin: return "DATA at or after the FIN's final sequence";

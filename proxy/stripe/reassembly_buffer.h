@@ -28,9 +28,16 @@
 // coalesced small frames) plus window_frames map entries of ~80 bytes.
 // An idle, empty buffer allocates nothing.
 //
-// Errors: a frame or FIN that breaks a rule (duplicate, beyond a window,
-// after FIN, inconsistent FIN) is refused with a Status and changes nothing.
-// Every such Status is a protocol error of the tunnel (docs/protocol.md).
+// Errors: a frame or FIN that breaks a rule (beyond a window, after FIN,
+// inconsistent FIN, a second frame with a sequence number still pending but
+// other bytes) is refused with a Status and changes nothing. Every such
+// Status is a protocol error of the tunnel (docs/protocol.md).
+//
+// Duplicates: an exact copy of a frame still pending, or a frame below
+// next_seq (already in order; its bytes may be gone, so it cannot be
+// compared), is dropped with kDuplicate and changes nothing. Lane recovery
+// resends only what the peer never processed, so a duplicate is not
+// expected; dropping it keeps a stray resend harmless.
 //
 // Thread-safety: none, by design. The buffer belongs to its flow, which is
 // owned by one worker; lanes on other workers hand DATA over to that worker.
@@ -73,7 +80,9 @@ class ReassemblyBuffer {
   enum class Status : uint8_t {
     kOk,
     kEmptyPayload,      // DATA with no bytes
-    kDuplicate,         // a frame with this seq was already received
+    kDuplicate,         // not an error: the frame was already received (an
+                        // exact copy, or below next_seq) and is dropped
+    kInconsistentDuplicate,  // a frame with this seq is pending, with other bytes
     kBeyondSeqWindow,   // seq >= the advertised sequence limit
     kBeyondByteWindow,  // the bytes would pass the advertised byte limit
     kAfterFin,          // seq >= the final seq of a FIN already received
@@ -90,7 +99,8 @@ class ReassemblyBuffer {
   ReassemblyBuffer& operator=(const ReassemblyBuffer&) = delete;
 
   // OnData accepts the payload of DATA frame `seq`, copying it. Returns kOk,
-  // or the rule the frame breaks (and then nothing changes).
+  // kDuplicate (dropped), or the rule the frame breaks (and then nothing
+  // changes).
   Status OnData(uint64_t seq, std::string_view payload);
   // OnDataOwned is OnData taking the string instead of copying it: for a
   // payload already copied out of the decoder to cross to the flow's worker.
@@ -161,7 +171,7 @@ class ReassemblyBuffer {
   uint64_t consumed_bytes() const { return consumed_bytes_; }
 
  private:
-  Status Check(uint64_t seq, size_t size) const;
+  Status Check(uint64_t seq, std::string_view payload) const;
   // Appends in-order bytes to the ready queue.
   void AppendReady(std::string_view bytes);
   void AppendReady(std::string&& bytes);

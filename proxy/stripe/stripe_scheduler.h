@@ -157,6 +157,9 @@ class StripeScheduler {
   uint64_t Finish();
 
   uint16_t home_lane() const { return home_lane_; }
+  // set_home_lane moves the home lane (the flow's control lane moved after
+  // a lane loss).
+  void set_home_lane(uint16_t lane) { home_lane_ = lane; }
   uint64_t next_seq() const { return next_seq_; }
   uint64_t bytes_sent() const { return bytes_sent_; }
   uint64_t byte_limit() const { return byte_limit_; }

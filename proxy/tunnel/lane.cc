@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "proxy/wire/frame_buffer.h"
 #include "proxy/wire/frame_codec.h"
+#include "proxy/wire/frame_reader.h"
 #include "spdlog/spdlog.h"
 
 namespace braid::proxy {
@@ -76,6 +76,9 @@ asio::awaitable<void> Lane::KeepaliveLoop() {
     co_await keepalive_.async_wait(kAsTuple);
     if (closed_) co_return;
     SampleTcpInfo();
+    // Whatever was received since the last ACK is acknowledged at least
+    // once per tick, so a sender's ledger empties even on a quiet lane.
+    if (ledger_.AckDue(1)) QueueAck();
     const auto now = std::chrono::steady_clock::now();
     if (now - last_read_ > options_.keepalive_timeout) {
       Fail("keepalive timeout: nothing from the peer for " +
@@ -108,9 +111,51 @@ asio::awaitable<void> Lane::KeepaliveLoop() {
 }
 
 void Lane::Send(std::vector<std::string> frames) {
-  if (closed_) return;
+  // A closed lane keeps them for TakeRemains: the owner resends them.
   for (std::string& f : frames) queue_.Push(std::move(f));
+  if (!closed_) wake_.cancel();
+}
+
+void Lane::QueueAck() {
+  std::string ack;
+  if (Encode(wire::Ack{ledger_.TakeAck()}, &ack)) {
+    queue_.Push(std::move(ack));
+    wake_.cancel();
+  }
+}
+
+bool Lane::HandleAck(uint64_t received) {
+  const LaneLedger::AckStatus status = ledger_.OnAck(received);
+  if (status != LaneLedger::AckStatus::kOk) {
+    const uint16_t index = index_;
+    ToOwner([index, detail = "ACK of " + std::to_string(received) + " frames, " +
+                             std::to_string(ledger_.written()) + " written: " +
+                             std::string(AckStatusName(status))](LaneOwner& o) mutable {
+      o.OnLaneProtocolError(index, std::move(detail));
+    });
+    return false;
+  }
+  unacked_bytes_.store(ledger_.kept_bytes(), std::memory_order_relaxed);
+  if (retiring_) wake_.cancel();  // the write loop checks whether all is acknowledged
+  return true;
+}
+
+void Lane::RetireWhenDrained() {
+  retiring_ = true;
   wake_.cancel();
+}
+
+LaneRemains Lane::TakeRemains() {
+  LaneRemains remains;
+  while (!queue_.empty()) {
+    std::string frame = queue_.Pop();
+    // The lane's own frames (PING, PONG, ACK) meant something only on it.
+    if (IsCountedFrame(frame)) remains.unwritten.push_back(std::move(frame));
+  }
+  remains.ledger = std::move(ledger_);
+  ledger_ = LaneLedger();
+  unacked_bytes_.store(0, std::memory_order_relaxed);
+  return remains;
 }
 
 void Lane::Close() {
@@ -131,28 +176,27 @@ void Lane::Fail(std::string reason) {
   spdlog::debug("lane {}: {}", index_, reason);
   Close();
   uint16_t index = index_;
-  ToOwner([index, reason = std::move(reason)](LaneOwner& o) mutable { o.OnLaneClosed(index, std::move(reason)); });
+  const uint16_t generation = options_.generation;
+  ToOwner([index, generation, reason = std::move(reason)](LaneOwner& o) mutable {
+    o.OnLaneClosed(index, generation, std::move(reason));
+  });
 }
 
 asio::awaitable<void> Lane::ReadLoop() {
   auto self = shared_from_this();
   std::vector<InboundFrame> batch;
-  // The frame being read: its header bytes first, then its payload.
-  std::array<char, wire::kHeaderSize> header;
-  size_t header_filled = 0;
-  InboundFrame frame;
-  size_t payload_filled = 0;
-  bool in_payload = false;
+  // Decrypts straight into each frame's own payload string, and checks
+  // every header before trusting its length (proxy/wire/frame_reader.h).
+  FrameReader reader(options_.role);
   auto deliver = [&] {
     const uint16_t index = index_;
     ToOwner([index, frames = std::move(batch)](LaneOwner& o) mutable { o.OnLaneFrames(index, std::move(frames)); });
     batch = {};
+    if (ledger_.AckDue()) QueueAck();
   };
   while (!closed_) {
-    std::span<char> into = in_payload ? std::span<char>(frame.payload).subspan(payload_filled)
-                                      : std::span<char>(header).subspan(header_filled);
     size_t n = 0;
-    switch (connection_->TryRead(into, &n)) {
+    switch (connection_->TryRead(reader.WriteSpace(), &n)) {
       case TlsConnection::ReadStatus::kData:
         options_.bytes_received->Add(n);
         bytes_received_.fetch_add(n, std::memory_order_relaxed);
@@ -170,40 +214,40 @@ asio::awaitable<void> Lane::ReadLoop() {
         last_read_ = std::chrono::steady_clock::now();
         continue;
       }
+      // The frames before the end were received (and counted): hand them
+      // over first.
       case TlsConnection::ReadStatus::kClosed:
+        if (!batch.empty()) deliver();
         Fail(std::string(kClosedByPeer));
         co_return;
       case TlsConnection::ReadStatus::kError:
+        if (!batch.empty()) deliver();
         Fail(connection_->ErrorText({}));
         co_return;
     }
-    if (!in_payload) {
-      header_filled += n;
-      if (header_filled < header.size()) continue;
-      header_filled = 0;
-      // Every header is checked here, so the tunnel only sees well-formed
-      // framing, and no length from the peer is trusted before it is checked.
-      DecodeError error = ParseHeader(header, options_.role, &frame.header);
-      if (error != DecodeError::kNone) {
-        if (!batch.empty()) deliver();  // the frames before it were sound
-        const uint16_t index = index_;
-        ToOwner([index, detail = std::string(DecodeErrorName(error))](LaneOwner& o) mutable {
-          o.OnLaneProtocolError(index, std::move(detail));
-        });
+    const FrameReader::Result result = reader.Commit(n);
+    if (result == FrameReader::Result::kNeedMore) continue;
+    if (result == FrameReader::Result::kError) {
+      if (!batch.empty()) deliver();  // the frames before it were sound
+      const uint16_t index = index_;
+      ToOwner([index, detail = reader.error_detail()](LaneOwner& o) mutable {
+        o.OnLaneProtocolError(index, std::move(detail));
+      });
+      co_return;
+    }
+    InboundFrame frame;
+    reader.TakeFrame(&frame.header, &frame.payload);
+    if (frame.header.type == wire::FrameType::kAck) {
+      // The lane's own: it frees this lane's ledger.
+      if (!HandleAck(frame.header.value)) {
+        if (!batch.empty()) deliver();
         co_return;
       }
-      ResizeForOverwrite(frame.payload, frame.header.length);
-      payload_filled = 0;
-      in_payload = frame.header.length > 0;
-    } else {
-      payload_filled += n;
-      in_payload = payload_filled < frame.payload.size();
+      continue;
     }
-    if (!in_payload) {
-      batch.push_back(std::move(frame));
-      frame = InboundFrame();
-      if (batch.size() >= kMaxFramesPerBatch) deliver();
-    }
+    if (wire::IsCounted(frame.header.type)) ledger_.OnReceived();
+    batch.push_back(std::move(frame));
+    if (batch.size() >= kMaxFramesPerBatch) deliver();
   }
 }
 
@@ -221,7 +265,10 @@ bool Lane::SealQueued(size_t* frame_bytes) {
     } else {
       stage_.append(frame);
     }
+    // Kept, uncopied, until the peer acknowledges it.
+    ledger_.OnWritten(std::move(frame));
   }
+  unacked_bytes_.store(ledger_.kept_bytes(), std::memory_order_relaxed);
   if (!stage_.empty()) {
     if (!connection_->Seal(stage_)) return false;
     stage_.clear();
@@ -237,6 +284,10 @@ asio::awaitable<void> Lane::WriteLoop() {
     if (queue_.empty() && connection_->unflushed_bytes() == 0) {
       if (finishing_) {
         Close();
+        co_return;
+      }
+      if (retiring_ && ledger_.kept_frames() == 0) {
+        Fail("retired");
         co_return;
       }
       wake_.expires_at(asio::steady_timer::time_point::max());
@@ -265,8 +316,8 @@ asio::awaitable<void> Lane::WriteLoop() {
     if (frame_bytes > 0) {
       options_.bytes_sent->Add(frame_bytes);
       bytes_sent_.fetch_add(frame_bytes, std::memory_order_relaxed);
-      const uint16_t index = index_;
-      ToOwner([index, frame_bytes](LaneOwner& o) { o.OnLaneWritten(index, frame_bytes); });
+      const uint16_t index = index_, generation = options_.generation;
+      ToOwner([index, generation, frame_bytes](LaneOwner& o) { o.OnLaneWritten(index, generation, frame_bytes); });
     }
   }
 }

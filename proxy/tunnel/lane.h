@@ -21,6 +21,14 @@
 // is bounded by the flows' credit. The lane reports every write back
 // (OnLaneWritten) so the tunnel can steer around a lane whose queue grows.
 //
+// Frames survive the lane (LaneLedger): the lane numbers the flow frames it
+// writes and keeps them until the peer's ACK covers them, counts the flow
+// frames it receives and acknowledges them (every
+// LaneLedger::kAckEveryFrames, and on every keepalive tick). When the
+// connection is lost, the owner takes the ledger and the frames never
+// written (TakeRemains) and resends what the peer did not get on the other
+// lanes (docs/protocol.md, "Lane loss").
+//
 // Keys: before the connection's write key has sealed `key_update_records`
 // TLS records, the lane sends a TLS KeyUpdate (TlsConnection counts them).
 //
@@ -49,6 +57,7 @@
 #include "proxy/admin/metrics.h"
 #include "proxy/runtime/asio.h"
 #include "proxy/stripe/lane_queue.h"
+#include "proxy/tunnel/lane_ledger.h"
 #include "proxy/tunnel/tcp_stats.h"
 #include "proxy/tunnel/tls_connection.h"
 
@@ -62,19 +71,32 @@ struct InboundFrame {
 };
 
 // LaneOwner receives a lane's events, always on the owner's own executor.
+// `generation` tells a lane's connections apart: a lane lost and redialed
+// keeps its index, and events of the lost connection may still be on their
+// way.
 class LaneOwner {
  public:
   virtual ~LaneOwner() = default;
-  // One or more frames, in the order the lane received them.
+  // One or more frames, in the order the lane received them. ACK frames are
+  // the lane's own business and never reach the owner.
   virtual void OnLaneFrames(uint16_t lane, std::vector<InboundFrame> frames) = 0;
   // `bytes` of what was sent have been written to the socket.
-  virtual void OnLaneWritten(uint16_t lane, size_t bytes) = 0;
-  // The peer sent a malformed frame header: the lane reads no more, but
-  // still sends what is queued, so the owner can answer with GOAWAY and
-  // then Finish() it.
+  virtual void OnLaneWritten(uint16_t lane, uint16_t generation, size_t bytes) = 0;
+  // The peer broke the protocol on the lane (a malformed frame header, a
+  // bad ACK): the lane reads no more, but still sends what is queued, so
+  // the owner can answer with GOAWAY and then Finish() it.
   virtual void OnLaneProtocolError(uint16_t lane, std::string detail) = 0;
-  // The lane is gone (peer closed, error). Never called twice.
-  virtual void OnLaneClosed(uint16_t lane, std::string reason) = 0;
+  // The lane's connection is gone (peer closed, error, Kill, retired). Never
+  // called twice. Every frame the lane received was handed over before.
+  virtual void OnLaneClosed(uint16_t lane, uint16_t generation, std::string reason) = 0;
+};
+
+// What a lost lane leaves: its ledger (what it received, what it wrote and
+// the peer has not acknowledged) and the frames it never wrote, in the
+// order they would have been written.
+struct LaneRemains {
+  LaneLedger ledger;
+  std::vector<std::string> unwritten;
 };
 
 class Lane : public std::enable_shared_from_this<Lane> {
@@ -96,6 +118,8 @@ class Lane : public std::enable_shared_from_this<Lane> {
     uint64_t key_update_records;
     std::chrono::milliseconds keepalive_interval;
     std::chrono::milliseconds keepalive_timeout;
+    // Which connection of this lane index it is (LANE_HELLO's generation).
+    uint16_t generation = 0;
     // Where the lane counts what it carries (admin/gateway_metrics.h); the
     // series outlive the lane.
     Counter* bytes_sent;
@@ -117,9 +141,24 @@ class Lane : public std::enable_shared_from_this<Lane> {
   // Finish closes the connection once everything queued has been written
   // (a GOAWAY, the last frames). Call on the lane's executor.
   void Finish();
+  // Kill closes the connection now and reports it closed (OnLaneClosed)
+  // with `reason`, as a failure would. Call on the lane's executor.
+  void Kill(std::string reason) { Fail(std::move(reason)); }
+  // RetireWhenDrained closes the lane, reporting it closed as "retired",
+  // once everything queued is written and acknowledged. The owner queues
+  // nothing new on it meanwhile. Call on the lane's executor.
+  void RetireWhenDrained();
+  // TakeRemains hands over the ledger and the frames never written, after
+  // the lane closed. Frames sent to a closed lane wait for this. Call on
+  // the lane's executor.
+  LaneRemains TakeRemains();
 
   asio::any_io_executor executor() { return connection_->get_executor(); }
   uint16_t index() const { return index_; }
+  uint16_t generation() const { return options_.generation; }
+  // Bytes of frames written and not yet acknowledged (LaneLedger); readable
+  // from any thread.
+  uint64_t unacked_bytes() const { return unacked_bytes_.load(std::memory_order_relaxed); }
   // Frame bytes this lane has written and read; readable from any thread.
   uint64_t bytes_sent() const { return bytes_sent_.load(std::memory_order_relaxed); }
   uint64_t bytes_received() const { return bytes_received_.load(std::memory_order_relaxed); }
@@ -136,6 +175,11 @@ class Lane : public std::enable_shared_from_this<Lane> {
   bool SealQueued(size_t* frame_bytes);
   // Fail reports the lane closed once and closes the socket.
   void Fail(std::string reason);
+  // HandleAck applies the peer's ACK; false (and the lane is failed) on a
+  // bad count.
+  bool HandleAck(uint64_t received);
+  // QueueAck queues an ACK of everything received so far.
+  void QueueAck();
   // SampleTcpInfo reads TCP_INFO into the tcp_* atomics.
   void SampleTcpInfo();
   template <typename F>
@@ -147,6 +191,7 @@ class Lane : public std::enable_shared_from_this<Lane> {
   std::weak_ptr<LaneOwner> owner_;
   asio::any_io_executor owner_executor_;
   LaneQueue queue_;
+  LaneLedger ledger_;
   std::string stage_;        // small frames gathered into one record
   asio::steady_timer wake_;  // signals WriteLoop that there is work
   asio::steady_timer keepalive_;
@@ -155,11 +200,12 @@ class Lane : public std::enable_shared_from_this<Lane> {
   // keeps sending but stops reading would otherwise stall this lane's
   // writes, and grow its queue of answers (PONG), for ever.
   std::chrono::steady_clock::time_point write_started_ = std::chrono::steady_clock::time_point::max();
-  std::atomic<uint64_t> bytes_sent_{0}, bytes_received_{0};
+  std::atomic<uint64_t> bytes_sent_{0}, bytes_received_{0}, unacked_bytes_{0};
   std::atomic<uint32_t> tcp_rtt_us_{0}, tcp_min_rtt_us_{0}, tcp_cwnd_{0}, tcp_mss_{0};
   std::atomic<uint64_t> tcp_retransmits_{0}, tcp_delivery_rate_{0};
   bool closed_ = false;
   bool finishing_ = false;
+  bool retiring_ = false;
 };
 
 }  // namespace braid::proxy

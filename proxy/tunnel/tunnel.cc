@@ -29,6 +29,10 @@ Tunnel::Tunnel(TunnelEnv env, wire::Role role, std::string peer, uint64_t id, ui
       received_bytes_(env_.metrics->peer_bytes.With({peer_, "received"})),
       tunnels_up_(env_.metrics->tunnels_up.With({peer_})),
       lanes_up_(env_.metrics->lanes_up.With({peer_})),
+      lanes_lost_(env_.metrics->lanes_lost.With({peer_})),
+      lanes_redialed_(env_.metrics->lanes_redialed.With({peer_})),
+      frames_resent_(env_.metrics->frames_resent.With({peer_})),
+      grace_timer_(*env_.control),
       window_budget_(std::make_shared<WindowBudget>(env_.config->tunnel.window_budget_bytes, env_.window_budget)),
       idle_timer_(*env_.control) {}
 
@@ -36,9 +40,16 @@ std::vector<Tunnel::LaneView> Tunnel::Lanes() const {
   std::vector<LaneView> out;
   for (size_t i = 0; i < lanes_.size(); ++i) {
     const LaneSlot& s = lanes_[i];
-    out.push_back(LaneView{static_cast<uint16_t>(i), s.lane != nullptr && !closed_, s.queued, s.rtt_us,
-                           s.lane ? s.lane->bytes_sent() : 0, s.lane ? s.lane->bytes_received() : 0,
-                           s.lane ? s.lane->tcp_stats() : TcpStats{}});
+    const bool up = s.lane != nullptr && !closed_;
+    const bool parked = std::any_of(recoveries_.begin(), recoveries_.end(),
+                                    [&](const Recovery& r) { return r.index == i; });
+    const std::string_view state = !up ? (parked ? "recovering" : "down")
+                                   : s.retiring ? "retiring"
+                                   : parked     ? "recovering"
+                                                : "up";
+    out.push_back(LaneView{static_cast<uint16_t>(i), up, state, s.generation, up ? s.lane->unacked_bytes() : 0,
+                           s.queued, s.rtt_us, s.lane ? s.lane->bytes_sent() : 0,
+                           s.lane ? s.lane->bytes_received() : 0, s.lane ? s.lane->tcp_stats() : TcpStats{}});
   }
   return out;
 }
@@ -62,6 +73,16 @@ void Tunnel::AttachLane(std::shared_ptr<Lane> lane) {
   const uint16_t index = lane->index();
   LaneSlot& slot = lanes_[index];
   slot.lane = lane;
+  slot.generation = lane->generation();
+  slot.next_generation = std::max<uint16_t>(slot.next_generation, lane->generation() + 1);
+  slot.retiring = false;
+  ++lanes_live_;
+  ++grace_generation_;  // a lane is up: no grace period runs
+  grace_timer_.cancel();
+  if (lane->generation() != 0) {
+    lanes_redialed_.Add();
+    spdlog::info("tunnel {} to {}: lane {} up again (connection {})", id_, peer_, index, lane->generation());
+  }
   if (lanes_attached_++ == 0) {
     // The first lane makes the tunnel usable.
     tunnels_up_.Add();
@@ -71,7 +92,7 @@ void Tunnel::AttachLane(std::shared_ptr<Lane> lane) {
     }
   }
   lanes_up_.Add();
-  loads_[index].usable = true;
+  RefreshUsable(index);
   asio::post(lane->executor(), [lane, self = weak_from_this(), exec = env_.control->get_executor()] {
     lane->Start(self, exec);
   });
@@ -79,9 +100,26 @@ void Tunnel::AttachLane(std::shared_ptr<Lane> lane) {
     flush_scheduled_ = true;
     asio::post(*env_.control, [self = shared_from_this()] { self->Flush(); });
   }
+  // A lane up can carry what waited for one.
+  SendLaneLosts();
+  CompleteRecoveries();
   if (flows_.empty()) ArmIdleTimer();
   WakeLaneWaiters();  // a new lane has room
 }
+
+bool Tunnel::StartRedial(uint16_t index) {
+  if (closed_ || index >= lanes_.size() || lanes_[index].redialing) return false;
+  lanes_[index].redialing = true;
+  return true;
+}
+
+bool Tunnel::Usable(uint16_t index) const {
+  const LaneSlot& slot = lanes_[index];
+  if (!slot.lane || slot.retiring) return false;
+  return std::none_of(recoveries_.begin(), recoveries_.end(), [&](const Recovery& r) { return r.index == index; });
+}
+
+void Tunnel::RefreshUsable(uint16_t index) { loads_[index].usable = Usable(index); }
 
 void Tunnel::SetLaneCount(uint16_t count) {
   if (lanes_attached_ > 0 || count == 0 || count >= lanes_.size()) return;
@@ -96,14 +134,27 @@ uint16_t Tunnel::HomeLane(uint32_t flow_id) const {
   // id / 2 walks every lane in turn; id mod lanes would use only the odd
   // lanes of a dialer with an even lane count.
   const uint16_t home = static_cast<uint16_t>((flow_id / 2) % lanes_.size());
-  if (lanes_[home].lane) return home;
+  if (Usable(home)) return home;
   for (uint16_t i = 0; i < lanes_.size(); ++i) {
-    if (lanes_[i].lane) return i;
+    if (Usable(i)) return i;
   }
-  return 0;  // none up yet: frames wait in lane 0's pending list
+  // None usable: the frames wait for the home lane (in its pending list
+  // before the first lane is up, in its recovery when it was lost).
+  return home;
 }
 
 void Tunnel::Enqueue(size_t lane, std::string frame) {
+  if (Recovery* parked = ParkedBy(static_cast<uint16_t>(lane))) {
+    // Behind the frames being recovered (they are resent first).
+    if (IsCountedFrame(frame)) return parked->held.push_back(std::move(frame));
+  }
+  // The tunnel's own frames mean something only on the connection they
+  // were meant for.
+  if (!lanes_[lane].lane && lanes_attached_ > 0 && !IsCountedFrame(frame)) return;
+  EnqueueUp(lane, std::move(frame));
+}
+
+void Tunnel::EnqueueUp(size_t lane, std::string frame) {
   LaneSlot& slot = lanes_[lane];
   slot.queued += frame.size();
   PublishLoad(lane);
@@ -229,7 +280,7 @@ void Tunnel::OnLaneFrames(uint16_t lane, std::vector<InboundFrame> frames) {
       // Answered on the lane it came in on: that lane is the one whose
       // liveness the peer is checking.
       std::string out;
-      if (Encode(wire::Pong{ping->opaque}, &out)) Enqueue(lane, std::move(out));
+      if (Encode(wire::Pong{ping->opaque}, &out) && lanes_[lane].lane) EnqueueUp(lane, std::move(out));
     } else if (const auto* pong = std::get_if<wire::Pong>(&frame)) {
       // Our lanes put their send time in the PING (Lane::KeepaliveLoop).
       const int64_t now_us =
@@ -252,13 +303,15 @@ void Tunnel::HandleData(uint32_t flow_id, uint64_t seq, std::string payload) {
     return ProtocolError(wire::GoawayReason::kProtocolError,
                          "DATA for flow " + std::to_string(flow_id) + " before OPEN_OK");
   }
-  received_bytes_.Add(payload.size());
+  const size_t size = payload.size();
   // The payload moves into the reassembly buffer: no copy.
   ReassemblyBuffer::Status s = flow->rx().OnDataOwned(seq, std::move(payload));
+  if (s == ReassemblyBuffer::Status::kDuplicate) return;  // dropped (ReassemblyBuffer, "Duplicates")
   if (s != ReassemblyBuffer::Status::kOk) {
     return ProtocolError(wire::GoawayReason::kFlowControlError,
                          "flow " + std::to_string(flow_id) + ": " + std::string(ReassemblyStatusName(s)));
   }
+  received_bytes_.Add(size);
   flow->OnReceived();
 }
 
@@ -314,6 +367,8 @@ void Tunnel::HandleFrame(const wire::Frame& frame, uint16_t lane) {
     // idle teardown): closing them from here could cut a frame it still has
     // in flight to one of its flows. OnLaneClosed takes the end.
     peer_going_away_ = true;
+  } else if (const auto* lost = std::get_if<wire::LaneLost>(&frame)) {
+    HandleLaneLost(*lost);
   } else if (std::holds_alternative<wire::LaneHello>(frame)) {
     ProtocolError(wire::GoawayReason::kProtocolError, "LANE_HELLO after the lane was set up");
   }
@@ -491,7 +546,7 @@ void Tunnel::ProtocolError(wire::GoawayReason reason, const std::string& detail)
   std::string out;
   if (Encode(wire::Goaway{0, reason, detail}, &out)) {
     for (size_t i = 0; i < lanes_.size(); ++i) {
-      if (lanes_[i].lane) Enqueue(i, out);
+      if (lanes_[i].lane) EnqueueUp(i, out);
     }
   }
   Close(CloseReason::kTunnelLost, "protocol error: " + detail, false);
@@ -504,7 +559,7 @@ void Tunnel::Drain() {
   std::string out;
   if (Encode(wire::Goaway{highest_peer_flow_id_, wire::GoawayReason::kNoError, "gateway draining"}, &out)) {
     for (size_t i = 0; i < lanes_.size(); ++i) {
-      if (lanes_[i].lane) Enqueue(i, out);
+      if (lanes_[i].lane) EnqueueUp(i, out);
     }
   }
   if (flows_.empty()) Close(CloseReason::kCompleted, "drained", false);
@@ -516,15 +571,17 @@ void Tunnel::Close(CloseReason reason, const std::string& why, bool goaway) {
     std::string out;
     if (Encode(wire::Goaway{highest_peer_flow_id_, wire::GoawayReason::kNoError, why}, &out)) {
       for (size_t i = 0; i < lanes_.size(); ++i) {
-        if (lanes_[i].lane) Enqueue(i, out);
+        if (lanes_[i].lane) EnqueueUp(i, out);
       }
     }
   }
   Flush();
   closed_ = true;
   idle_timer_.cancel();
+  grace_timer_.cancel();
+  recoveries_.clear();
   if (lanes_attached_ > 0) tunnels_up_.Sub();
-  lanes_up_.Sub(lanes_attached_);
+  lanes_up_.Sub(lanes_live_);
   auto flows = std::move(flows_);
   flows_.clear();
   for (auto& [id, flow] : flows) flow->Abort(reason == CloseReason::kCompleted ? CloseReason::kTunnelLost : reason, why);
@@ -535,8 +592,9 @@ void Tunnel::Close(CloseReason reason, const std::string& why, bool goaway) {
   if (env_.on_closed) env_.on_closed(id_);
 }
 
-void Tunnel::OnLaneWritten(uint16_t lane, size_t bytes) {
+void Tunnel::OnLaneWritten(uint16_t lane, uint16_t generation, size_t bytes) {
   LaneSlot& slot = lanes_[lane];
+  if (!slot.lane || slot.generation != generation) return;  // a lost connection's
   // A lane also writes frames of its own (PING), which were never counted.
   slot.queued = slot.queued > bytes ? slot.queued - bytes : 0;
   PublishLoad(lane);
@@ -560,18 +618,21 @@ void Tunnel::OnLaneProtocolError(uint16_t lane, std::string detail) {
   ProtocolError(wire::GoawayReason::kProtocolError, "lane " + std::to_string(lane) + ": " + detail);
 }
 
-void Tunnel::OnLaneClosed(uint16_t lane, std::string reason) {
+void Tunnel::OnLaneClosed(uint16_t lane, uint16_t generation, std::string reason) {
   if (closed_) return;
-  if (!peer_going_away_ || !reason.starts_with(Lane::kClosedByPeer)) {
-    return Close(CloseReason::kTunnelLost, "lane " + std::to_string(lane) + " lost: " + reason, false);
-  }
+  LaneSlot& slot = lanes_[lane];
+  if (!slot.lane || slot.generation != generation) return;  // already taken off (LoseLane)
+  if (!peer_going_away_ || !reason.starts_with(Lane::kClosedByPeer)) return LoseLane(lane, reason);
   // After its GOAWAY the peer closes each lane once everything queued on it
   // was written, so a lane's end follows its last frame. Only when every
   // lane has ended is everything in: then flows whose data all arrived and
   // whose FIN went out finish on their own (their hosts get every byte);
   // the others were cut and are reset.
-  loads_[lane].usable = false;
-  if (++lanes_ended_ < lanes_attached_) return;
+  slot.lane = nullptr;
+  RefreshUsable(lane);
+  lanes_up_.Sub();
+  ++lanes_ended_;
+  if (--lanes_live_ > 0) return;
   std::vector<std::shared_ptr<Flow>> cut;
   for (auto& [id, flow] : flows_) {
     if (!flow->CanFinishWithoutLanes()) cut.push_back(flow);

@@ -19,10 +19,12 @@
 #ifndef BRAID_PROXY_TUNNEL_TUNNEL_H_
 #define BRAID_PROXY_TUNNEL_TUNNEL_H_
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -51,6 +53,10 @@ struct TunnelEnv {
   GatewayMetrics* metrics = nullptr;
   // Called on the control worker when the tunnel has closed.
   std::function<void(uint64_t tunnel_id)> on_closed;
+  // Dialer only: called on the control worker to dial lane `index` again
+  // after it was lost (the manager redials with backoff until it is up or
+  // the tunnel closes).
+  std::function<void(std::shared_ptr<Tunnel>, uint16_t index)> redial_lane;
   // The gateway-wide budget for flow window growth (control worker only);
   // each tunnel's own budget nests in it.
   std::shared_ptr<WindowBudget> window_budget;
@@ -90,6 +96,18 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   // Whether either side has sent GOAWAY: no new flows on this tunnel.
   bool going_away() const { return peer_going_away_ || draining_; }
   bool HasLane(uint16_t index) const { return index < lanes_.size() && lanes_[index].lane != nullptr; }
+  // The generation of lane `index`'s connection (HasLane), or of its last.
+  uint16_t LaneGeneration(uint16_t index) const { return lanes_[index].generation; }
+  // NextGeneration: the generation the next dial of lane `index` carries
+  // (0 for its first connection).
+  uint16_t NextGeneration(uint16_t index) { return lanes_[index].next_generation++; }
+  // Whether connection `generation` of lane `index` was lost and recovered:
+  // it may not be attached any more.
+  bool WasLost(uint16_t index, uint16_t generation) const { return lanes_[index].WasRecovered(generation); }
+  // StartRedial: whether a redial of lane `index` may start (none is
+  // running); EndRedial when it stops.
+  bool StartRedial(uint16_t index);
+  void EndRedial(uint16_t index) { lanes_[index].redialing = false; }
   size_t flow_count() const { return flows_.size(); }
   std::chrono::steady_clock::time_point created() const { return created_; }
   // RoundTrip: the largest smoothed round trip of the lanes up (TCP_INFO);
@@ -101,6 +119,9 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   struct LaneView {
     uint16_t index;
     bool up;
+    std::string_view state;  // "up", "retiring", "recovering", "down"
+    uint16_t generation;
+    uint64_t unacked_bytes;  // sent, kept until the peer acknowledges them
     uint64_t queued_bytes;  // handed to the lane or waiting, not yet written
     int64_t rtt_us;         // from the last PONG; -1 before the first
     uint64_t bytes_sent, bytes_received;  // frame bytes, this lane's life
@@ -114,7 +135,14 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   }
 
   // AttachLane adds a lane whose LANE_HELLO was verified and starts it.
+  // Requires !HasLane(lane->index()).
   void AttachLane(std::shared_ptr<Lane> lane);
+  // KillLane closes lane `index` now, as a failure would: its frames are
+  // recovered and (dialer) it is redialed. RetireLane stops sending on it,
+  // then closes it once the peer has acknowledged everything sent on it.
+  // Both return "" or why not.
+  std::string KillLane(uint16_t index, const std::string& why);
+  std::string RetireLane(uint16_t index);
   // OpenIngressFlow carries a host connection that this gateway's SFT
   // admitted (by `rule`, "" for the default) and FlowLimits counted, to
   // `service.target`.
@@ -144,16 +172,51 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
 
   // LaneOwner.
   void OnLaneFrames(uint16_t lane, std::vector<InboundFrame> frames) override;
-  void OnLaneWritten(uint16_t lane, size_t bytes) override;
+  void OnLaneWritten(uint16_t lane, uint16_t generation, size_t bytes) override;
   void OnLaneProtocolError(uint16_t lane, std::string detail) override;
-  void OnLaneClosed(uint16_t lane, std::string reason) override;
+  void OnLaneClosed(uint16_t lane, uint16_t generation, std::string reason) override;
 
  private:
   struct LaneSlot {
-    std::shared_ptr<Lane> lane;
+    std::shared_ptr<Lane> lane;        // the connection up, or null
+    uint16_t generation = 0;           // of `lane`, or of the last one
+    uint16_t next_generation = 0;      // dialer: the next dial's
     uint64_t queued = 0;               // pending or posted to the lane, not yet written
     std::vector<std::string> pending;  // waiting for the next Flush
     int64_t rtt_us = -1;               // round-trip time from the last PONG
+    bool retiring = false;             // RetireLane: no new frames
+    bool redialing = false;            // a redial is running
+    // The generations most recently lost and recovered, newest last: a
+    // LANE_HELLO or a second LANE_LOST for one of them is refused. A ring,
+    // so that a lane that keeps failing costs no more memory.
+    std::array<uint16_t, 16> recovered{};
+    uint8_t recovered_count = 0;
+    bool WasRecovered(uint16_t gen) const {
+      return std::find(recovered.begin(), recovered.begin() + recovered_count, gen) !=
+             recovered.begin() + recovered_count;
+    }
+    void MarkRecovered(uint16_t gen) {
+      if (recovered_count < recovered.size()) {
+        recovered[recovered_count++] = gen;
+      } else {
+        std::rotate(recovered.begin(), recovered.begin() + 1, recovered.end());
+        recovered.back() = gen;
+      }
+    }
+  };
+
+  // Recovery: one lost lane connection, until what the peer did not get is
+  // resent (see the top of this file).
+  struct Recovery {
+    uint16_t index = 0;
+    uint16_t generation = 0;
+    std::shared_ptr<Lane> lane;             // until its remains arrive
+    std::optional<LaneRemains> remains;     // ours
+    std::optional<uint64_t> peer_received;  // from the peer's LANE_LOST
+    bool lost_sent = false;                 // our LANE_LOST is queued
+    // Frames for the lane queued after it was lost (or retired): control
+    // frames of the flows it carried, sent after the recovered ones.
+    std::vector<std::string> held;
   };
 
   // HandleData takes a DATA frame's payload into its flow; HandleFrame
@@ -161,11 +224,34 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   void HandleData(uint32_t flow_id, uint64_t seq, std::string payload);
   void HandleFrame(const wire::Frame& frame, uint16_t lane);
   void HandleOpen(const wire::Open& open, uint16_t lane);
+  void HandleLaneLost(const wire::LaneLost& lost);
+  // LoseLane detaches lane `index`'s connection and starts its recovery.
+  void LoseLane(uint16_t index, const std::string& reason);
+  void OnLaneRemains(uint16_t index, uint16_t generation, LaneRemains remains);
+  Recovery* FindRecovery(uint16_t index, uint16_t generation);
+  // The oldest recovery of lane `index`, or null: while there is one the
+  // lane is parked.
+  Recovery* ParkedBy(uint16_t index);
+  // SendLaneLosts queues our LANE_LOST for every recovery whose remains are
+  // in, on any lane up.
+  void SendLaneLosts();
+  // CompleteRecoveries resends what the peer is missing for every recovery
+  // that has both counts and a lane to go on.
+  void CompleteRecoveries();
+  bool CompleteRecovery(Recovery& recovery);
+  // Usable: up, not parked, not retiring: the schedulers may pick it.
+  bool Usable(uint16_t index) const;
+  void RefreshUsable(uint16_t index);
+  void ArmGraceTimer();
   asio::awaitable<void> ConnectEgress(std::shared_ptr<Flow> flow, std::string host, uint16_t port,
                                       uint64_t byte_credit, uint64_t seq_credit);
   asio::awaitable<void> OpenTimeout(std::shared_ptr<Flow> flow);
   void ProtocolError(wire::GoawayReason reason, const std::string& detail);
+  // Enqueue queues a frame for lane `lane`; a parked lane holds flow
+  // frames in its recovery, and a lane that is down drops the tunnel's
+  // own. EnqueueUp queues on a lane that is up, past any parking.
   void Enqueue(size_t lane, std::string frame);
+  void EnqueueUp(size_t lane, std::string frame);
   void SendControl(const Flow& flow, std::string frame) { Enqueue(flow.control_lane(), std::move(frame)); }
   void Flush();
   // PublishLoad copies lanes_[lane].queued into loads_[lane].
@@ -200,8 +286,15 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   Counter& received_bytes_;
   Gauge& tunnels_up_;
   Gauge& lanes_up_;
-  uint16_t lanes_attached_ = 0;
-  uint16_t lanes_ended_ = 0;  // closed by the peer after its GOAWAY
+  uint16_t lanes_attached_ = 0;  // connections attached so far
+  uint16_t lanes_live_ = 0;      // lanes up now
+  uint16_t lanes_ended_ = 0;     // closed by the peer after its GOAWAY
+  std::vector<Recovery> recoveries_;  // in the order the lanes were lost
+  Counter& lanes_lost_;
+  Counter& lanes_redialed_;
+  Counter& frames_resent_;
+  asio::steady_timer grace_timer_;
+  uint64_t grace_generation_ = 0;
   // Flow window growth on this tunnel (tunnel.window_budget_bytes).
   const std::shared_ptr<WindowBudget> window_budget_;
   asio::steady_timer idle_timer_;

@@ -61,12 +61,13 @@ asio::awaitable<std::optional<wire::LaneHello>> ReadLaneHello(TlsConnection& con
 }
 
 Lane::Options LaneOptions(const TunnelConfig& cfg, wire::Role role, GatewayMetrics& metrics, const std::string& peer,
-                          uint16_t index) {
+                          uint16_t index, uint16_t generation) {
   const std::string lane = std::to_string(index);
   return Lane::Options{role,
                        cfg.key_update_records,
                        cfg.keepalive_interval,
                        cfg.keepalive_timeout,
+                       generation,
                        &metrics.lane_bytes.With({peer, lane, "sent"}),
                        &metrics.lane_bytes.With({peer, lane, "received"}),
                        &metrics.key_updates};
@@ -95,6 +96,9 @@ TunnelManager::TunnelManager(WorkerPool& workers, TunnelEnv env, std::shared_ptr
       tls_(std::move(tls)),
       cores_(cores) {
   env_.on_closed = [this](uint64_t id) { OnTunnelClosed(id); };
+  env_.redial_lane = [this](std::shared_ptr<Tunnel> tunnel, uint16_t index) {
+    asio::co_spawn(*env_.control, KeepLaneUp(std::move(tunnel), index), asio::detached);
+  };
   env_.limits = &limits_;
   env_.window_budget = std::make_shared<WindowBudget>(env_.config->limits.window_budget_bytes);
 }
@@ -136,6 +140,7 @@ struct LaneDial {
   uint16_t lane_count = 0;  // for lane 0 with tunnel.lanes = 0: at most this many
   unsigned cores = 0;
   uint16_t index = 0;
+  uint16_t generation = 0;  // 0: the lane's first connection
   LaneBinder binder{};  // the tunnel's, from lane 0 (unknown when dialing lane 0)
 };
 
@@ -194,9 +199,10 @@ asio::awaitable<DialedLane> DialLaneOnItsWorker(LaneDial dial) {
     *error = "TLS handshake with " + peer.name + ": " + conn->ErrorText(ec);
     co_return dialed;
   }
-  // Lane 0's handshake gives the tunnel its binder; the others carry it.
+  // Lane 0's first handshake gives the tunnel its binder; the others, and
+  // lane 0 redialed, carry it.
   dialed.binder = dial.binder;
-  if (index == 0) {
+  if (index == 0 && dial.generation == 0) {
     absl::StatusOr<LaneBinder> binder = ExportLaneBinder(conn->ssl(), dial.tunnel_id);
     if (!binder.ok()) {
       *error = std::string(binder.status().message());
@@ -207,12 +213,13 @@ asio::awaitable<DialedLane> DialLaneOnItsWorker(LaneDial dial) {
   // Lane 0 fixes the tunnel's lane count (LaneCount); the handshake has
   // measured its round trip. The other lanes repeat the count.
   dialed.lane_count = dial.lane_count;
-  if (index == 0 && cfg.lanes == 0) {
+  if (index == 0 && dial.generation == 0 && cfg.lanes == 0) {
     TcpStats tcp;
     if (ReadTcpStats(conn->socket().native_handle(), &tcp)) dialed.round_trip = std::chrono::microseconds(tcp.rtt_us);
     dialed.lane_count = std::min(dial.lane_count, LaneCount(cfg, dial.cores, dialed.round_trip));
   }
-  wire::LaneHello hello{dial.tunnel_id, wire::kProtocolVersion, index, dialed.lane_count, dialed.binder};
+  wire::LaneHello hello{dial.tunnel_id, wire::kProtocolVersion, index, dialed.lane_count, dial.generation,
+                        dialed.binder};
   std::string out;
   (void)Encode(hello, &out);
   if (!conn->Seal(out)) {
@@ -236,21 +243,22 @@ asio::awaitable<DialedLane> DialLaneOnItsWorker(LaneDial dial) {
     co_return dialed;
   }
   if (reply->tunnel_id != hello.tunnel_id || reply->lane_index != index || reply->lane_count != hello.lane_count ||
-      reply->binder != hello.binder) {
+      reply->generation != hello.generation || reply->binder != hello.binder) {
     *error = "peer answered LANE_HELLO for another tunnel or lane";
     co_return dialed;
   }
   spdlog::debug("tunnel {} lane {} to {} up{}", dial.tunnel_id, index, peer.name,
                 HandshakeResumed(conn->ssl()) ? " (resumed)" : "");
-  dialed.lane = std::make_shared<Lane>(std::move(conn), index,
-                                       LaneOptions(cfg, wire::Role::kDialer, *dial.metrics, peer.name, index));
+  dialed.lane = std::make_shared<Lane>(
+      std::move(conn), index, LaneOptions(cfg, wire::Role::kDialer, *dial.metrics, peer.name, index, dial.generation));
   co_return dialed;
 }
 
 }  // namespace
 
 asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<Tunnel> tunnel, const PeerConfig& peer,
-                                                               uint16_t index, std::string* error) {
+                                                               uint16_t index, uint16_t generation,
+                                                               std::string* error) {
   // The lane's socket belongs to its worker, so the dial runs there, as
   // ServeLane does on the accepting side: an Asio object is used only on
   // the thread that runs its io_context. (The control worker used to
@@ -267,6 +275,7 @@ asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<T
                 .lane_count = tunnel->lane_count(),
                 .cores = cores_,
                 .index = index,
+                .generation = generation,
                 .binder = tunnel->binder()};
   DialedLane dialed = co_await asio::co_spawn(LaneWorker(index), DialLaneOnItsWorker(std::move(dial)),
                                               asio::use_awaitable);
@@ -274,7 +283,7 @@ asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<T
     *error = std::move(dialed.error);
     co_return nullptr;
   }
-  if (index == 0) {
+  if (index == 0 && generation == 0) {
     tunnel->SetBinder(dialed.binder);
     if (env_.config->tunnel.lanes == 0) {
       spdlog::info("tunnel {} to {}: first lane's round trip {:.2f} ms: {} lanes", tunnel->id(), peer.name,
@@ -288,7 +297,7 @@ asio::awaitable<std::shared_ptr<Lane>> TunnelManager::DialLane(std::shared_ptr<T
 
 asio::awaitable<void> TunnelManager::Dial(std::shared_ptr<Tunnel> tunnel, PeerConfig peer) {
   std::string error;
-  std::shared_ptr<Lane> first = co_await DialLane(tunnel, peer, 0, &error);
+  std::shared_ptr<Lane> first = co_await DialLane(tunnel, peer, 0, 0, &error);
   if (!first) {
     spdlog::error("tunnel {} to {}: {}", tunnel->id(), peer.name, error);
     tunnel->Close(CloseReason::kTunnelLost, error, false);
@@ -297,21 +306,39 @@ asio::awaitable<void> TunnelManager::Dial(std::shared_ptr<Tunnel> tunnel, PeerCo
   if (tunnel->closed()) co_return;
   tunnel->AttachLane(first);
   // The other lanes in parallel; lane 0's session ticket lets them resume.
+  // A lane that fails is dialed again, as one lost later would be.
   for (uint16_t i = 1; i < tunnel->lane_count(); ++i) {
-    asio::co_spawn(*env_.control, [this, tunnel, peer, i]() -> asio::awaitable<void> {
-      std::string lane_error;
-      std::shared_ptr<Lane> lane = co_await DialLane(tunnel, peer, i, &lane_error);
-      if (!lane) {
-        spdlog::warn("tunnel {} to {}: lane {}: {}", tunnel->id(), peer.name, i, lane_error);
-        co_return;
-      }
-      if (tunnel->closed()) {
-        asio::post(lane->executor(), [lane] { lane->Close(); });
-        co_return;
-      }
-      tunnel->AttachLane(lane);
-    }, asio::detached);
+    if (tunnel->StartRedial(i)) asio::co_spawn(*env_.control, KeepLaneUp(tunnel, i), asio::detached);
   }
+}
+
+asio::awaitable<void> TunnelManager::KeepLaneUp(std::shared_ptr<Tunnel> tunnel, uint16_t index) {
+  std::chrono::milliseconds backoff{0};
+  asio::steady_timer timer(*env_.control);
+  for (;;) {
+    if (backoff.count() > 0) {
+      timer.expires_after(backoff);
+      co_await timer.async_wait(kAsTuple);
+    }
+    const PeerConfig* peer = env_.config->FindPeer(tunnel->peer());
+    if (tunnel->closed() || tunnel->going_away() || tunnel->HasLane(index) || peer == nullptr) break;
+    const PeerConfig copy = *peer;  // the config may be replaced while we dial
+    const uint16_t generation = tunnel->NextGeneration(index);
+    std::string error;
+    std::shared_ptr<Lane> lane = co_await DialLane(tunnel, copy, index, generation, &error);
+    if (lane) {
+      if (tunnel->closed() || tunnel->HasLane(index) || tunnel->WasLost(index, generation)) {
+        asio::post(lane->executor(), [lane] { lane->Close(); });
+      } else {
+        tunnel->AttachLane(lane);
+      }
+      break;
+    }
+    backoff = std::clamp(backoff * 2, kRedialFirst, kRedialMax);
+    spdlog::warn("tunnel {} to {}: lane {}: {}; dialing again in {} ms", tunnel->id(), copy.name, index, error,
+                 backoff.count());
+  }
+  tunnel->EndRedial(index);
 }
 
 asio::awaitable<void> TunnelManager::AcceptLoop(tcp::acceptor& acceptor) {
@@ -422,15 +449,16 @@ asio::awaitable<void> TunnelManager::ServeLane(tcp::socket socket, std::shared_p
     }
     co_return;
   }
-  if (hello->lane_index == 0) {
+  if (hello->lane_index == 0 && hello->generation == 0) {
     absl::StatusOr<LaneBinder> own = ExportLaneBinder(conn->ssl(), hello->tunnel_id);
     if (!own.ok() || *own != hello->binder) {
       spdlog::warn("tunnel listener: rejected {} ({}): lane 0 binder does not match its TLS session", from, *peer);
       co_return;
     }
   }
-  auto lane = std::make_shared<Lane>(std::move(conn), hello->lane_index,
-                                     LaneOptions(cfg, wire::Role::kAcceptor, *env_.metrics, *peer, hello->lane_index));
+  auto lane = std::make_shared<Lane>(
+      std::move(conn), hello->lane_index,
+      LaneOptions(cfg, wire::Role::kAcceptor, *env_.metrics, *peer, hello->lane_index, hello->generation));
   asio::post(*env_.control, [this, peer = *peer, hello = *hello, lane] { BindLane(peer, hello, lane); });
 }
 
@@ -441,7 +469,7 @@ void TunnelManager::BindLane(std::string peer, wire::LaneHello hello, std::share
   };
   auto it = tunnels_.find(hello.tunnel_id);
   std::shared_ptr<Tunnel> tunnel;
-  if (hello.lane_index == 0) {
+  if (hello.lane_index == 0 && hello.generation == 0) {
     if (draining_) return reject("this gateway is draining");
     if (it != tunnels_.end()) return reject("tunnel id already in use");
     tunnel = std::make_shared<Tunnel>(env_, wire::Role::kAcceptor, peer, hello.tunnel_id, hello.lane_count, hello.binder);
@@ -456,8 +484,13 @@ void TunnelManager::BindLane(std::string peer, wire::LaneHello hello, std::share
     if (CRYPTO_memcmp(tunnel->binder().data(), hello.binder.data(), hello.binder.size()) != 0) {
       return reject("binder does not match the tunnel's first lane");
     }
-    if (hello.lane_count != tunnel->lane_count() || tunnel->HasLane(hello.lane_index)) {
-      return reject("lane index or count does not fit the tunnel");
+    if (hello.lane_count != tunnel->lane_count()) return reject("lane count does not fit the tunnel");
+    if (tunnel->WasLost(hello.lane_index, hello.generation)) return reject("that connection of the lane was lost");
+    if (tunnel->HasLane(hello.lane_index)) {
+      if (tunnel->LaneGeneration(hello.lane_index) == hello.generation) return reject("lane already attached");
+      // The dialer redials a lane only once it has lost it: the connection
+      // we still see up is dead.
+      tunnel->KillLane(hello.lane_index, "replaced by the peer's new connection");
     }
   }
   std::string out;

@@ -11,6 +11,7 @@
 #ifndef BRAID_PROXY_TUNNEL_TUNNEL_MANAGER_H_
 #define BRAID_PROXY_TUNNEL_TUNNEL_MANAGER_H_
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <memory>
@@ -48,6 +49,11 @@ class TunnelManager {
   // to a gateway no longer among the peers are closed.
   void UpdateConfig(std::shared_ptr<const GatewayConfig> config, std::shared_ptr<const TlsContext> tls);
   size_t tunnel_count() const { return tunnels_.size(); }
+  // FindTunnel: the live tunnel with this id, or null (control worker).
+  std::shared_ptr<Tunnel> FindTunnel(uint64_t id) const {
+    auto it = tunnels_.find(id);
+    return it == tunnels_.end() ? nullptr : it->second;
+  }
   // KnowsPeer: whether the running config says where gateway `name` is.
   bool KnowsPeer(const std::string& name) const { return env_.config->FindPeer(name) != nullptr; }
   FlowLimits& limits() { return limits_; }
@@ -63,7 +69,13 @@ class TunnelManager {
  private:
   asio::awaitable<void> Dial(std::shared_ptr<Tunnel> tunnel, PeerConfig peer);
   asio::awaitable<std::shared_ptr<Lane>> DialLane(std::shared_ptr<Tunnel> tunnel, const PeerConfig& peer,
-                                                  uint16_t index, std::string* error);
+                                                  uint16_t index, uint16_t generation, std::string* error);
+  // KeepLaneUp dials lane `index` of `tunnel` (again, after a loss) until
+  // it is up, with backoff from kRedialFirst to kRedialMax; it gives up when
+  // the tunnel closes or goes away, or the peer leaves the config.
+  asio::awaitable<void> KeepLaneUp(std::shared_ptr<Tunnel> tunnel, uint16_t index);
+  static constexpr std::chrono::milliseconds kRedialFirst{100};
+  static constexpr std::chrono::milliseconds kRedialMax{5'000};
   // ServeLane runs on a lane worker, with the config and identity current
   // when the connection was accepted.
   asio::awaitable<void> ServeLane(tcp::socket socket, std::shared_ptr<const GatewayConfig> config,

@@ -14,7 +14,8 @@ using wire::FrameType;
 using namespace layout;
 
 bool IsTunnelFrame(FrameType type) {
-  return type == FrameType::kLaneHello || type == FrameType::kPing || type == FrameType::kPong;
+  return type == FrameType::kLaneHello || type == FrameType::kPing || type == FrameType::kPong ||
+         type == FrameType::kAck || type == FrameType::kLaneLost;
 }
 
 bool IsZero(std::string_view bytes) {
@@ -51,9 +52,11 @@ LengthRule LengthRuleFor(FrameType type) {
     case FrameType::kCredit: return {wire::kCreditPayloadSize, wire::kCreditPayloadSize};
     case FrameType::kRst:
     case FrameType::kGoaway: return {0, wire::kMaxTextLength};
+    case FrameType::kLaneLost: return {wire::kLaneLostPayloadSize, wire::kLaneLostPayloadSize};
     case FrameType::kFin:
     case FrameType::kPing:
-    case FrameType::kPong: return {0, 0};
+    case FrameType::kPong:
+    case FrameType::kAck: return {0, 0};
   }
   return {0, 0};
 }
@@ -148,7 +151,7 @@ DecodeError ParsePayload(const FrameHeader& h, std::string_view p, wire::Frame* 
       f.version = be::Load16(p.data());
       f.lane_index = be::Load16(p.data() + 2);
       f.lane_count = be::Load16(p.data() + 4);
-      if (be::Load16(p.data() + 6) != 0) return DecodeError::kReservedNotZero;
+      f.generation = be::Load16(p.data() + 6);
       if (f.tunnel_id == 0 || f.version == 0 || f.lane_count == 0 ||
           f.lane_count > wire::kMaxLanes || f.lane_index >= f.lane_count) {
         return DecodeError::kBadLaneHello;
@@ -232,6 +235,16 @@ DecodeError ParsePayload(const FrameHeader& h, std::string_view p, wire::Frame* 
     case FrameType::kGoaway:
       *out = wire::Goaway{h.flow_id, static_cast<wire::GoawayReason>(h.value), p};
       return DecodeError::kNone;
+    case FrameType::kAck:
+      *out = wire::Ack{h.value};
+      return DecodeError::kNone;
+    case FrameType::kLaneLost: {
+      wire::LaneLost f{be::Load16(p.data()), be::Load16(p.data() + 2), h.value};
+      if (be::Load32(p.data() + 4) != 0) return DecodeError::kReservedNotZero;
+      if (f.lane_index >= wire::kMaxLanes) return DecodeError::kBadLaneHello;
+      *out = f;
+      return DecodeError::kNone;
+    }
   }
   return DecodeError::kUnknownType;
 }

@@ -2,14 +2,15 @@
 //
 // Encoders (frame_encoder.cc) append one complete frame to a byte buffer
 // (std::string, the buffer the lane hands to SSL_write). Parsers
-// (frame_codec.cc) validate a header or a payload already in memory. The streaming FrameDecoder (frame_decoder.h,
-// included below) builds on the parsers to cut a TLS byte stream into frames.
+// (frame_codec.cc) validate a header or a payload already in memory. The
+// lane's FrameReader (frame_reader.h) cuts a TLS byte stream into frames
+// with ParseHeader; the tunnel runs ParsePayload on each.
 //
 // Errors are a DecodeError enum rather than absl::Status: this is the data
 // path (one check per frame, no allocation on success), every error has the
 // same consequence (GOAWAY protocol_error and tunnel teardown, see
 // docs/protocol.md), and an enum is what the counters and the tests need.
-// FrameDecoder keeps a human-readable detail string beside it for the log.
+// FrameReader keeps a human-readable detail string beside it for the log.
 //
 // The codec is strict and canonical: every reserved bit, padding byte and
 // unused field must be zero, so a frame that decodes re-encodes to exactly
@@ -36,12 +37,13 @@ enum class DecodeError : uint8_t {
   kPayloadTooLarge,  // length > wire::kMaxPayload
   kBadLength,        // length not allowed for the type (fixed-size frames, short OPEN...)
   kFlowIdZero,       // a flow frame with flow id 0
-  kFlowIdNotZero,    // a tunnel frame (LANE_HELLO, PING, PONG) with a flow id
+  kFlowIdNotZero,    // a tunnel frame (LANE_HELLO, PING, PONG, ACK, LANE_LOST) with a flow id
   kFlowIdParity,     // flow id allocated by the wrong side for this frame type
   kReservedNotZero,  // a reserved field, padding or unused value is not zero
   kEmptyData,        // DATA with no payload
   kBadReason,        // unknown reason code in OPEN_REFUSED, RST or GOAWAY
-  kBadLaneHello,     // tunnel id 0, version 0, lane count 0 or > kMaxLanes, index >= count
+  kBadLaneHello,     // tunnel id 0, version 0, lane count 0 or > kMaxLanes, index >= count;
+                     // a LANE_LOST lane index >= kMaxLanes
   kBadProtocol,      // OPEN protocol neither TCP nor UDP
   kBadAddress,       // unknown address family or target kind
   kBadPort,          // OPEN target port 0
@@ -99,6 +101,8 @@ void EncodeHeader(const wire::FrameHeader& header, std::span<char, wire::kHeader
 [[nodiscard]] bool Encode(const wire::Ping& frame, std::string* out);
 [[nodiscard]] bool Encode(const wire::Pong& frame, std::string* out);
 [[nodiscard]] bool Encode(const wire::Goaway& frame, std::string* out);
+[[nodiscard]] bool Encode(const wire::Ack& frame, std::string* out);
+[[nodiscard]] bool Encode(const wire::LaneLost& frame, std::string* out);
 [[nodiscard]] bool EncodeFrame(const wire::Frame& frame, std::string* out);
 
 // IsValidTargetName: 1..kMaxNameLength bytes of [A-Za-z0-9._-].

@@ -66,7 +66,7 @@ bool Encode(const wire::LaneHello& f, std::string* out) {
   be::Append16(out, f.version);
   be::Append16(out, f.lane_index);
   be::Append16(out, f.lane_count);
-  be::Append16(out, 0);
+  be::Append16(out, f.generation);
   out->append(reinterpret_cast<const char*>(f.binder.data()), f.binder.size());
   return true;
 }
@@ -169,6 +169,20 @@ bool Encode(const wire::Goaway& f, std::string* out) {
   const std::string_view text = Truncate(f.text, wire::kMaxTextLength);
   AppendHeader(out, FrameType::kGoaway, f.last_flow_id, reason, text.size());
   out->append(text);
+  return true;
+}
+
+bool Encode(const wire::Ack& f, std::string* out) {
+  AppendHeader(out, FrameType::kAck, 0, f.received, 0);
+  return true;
+}
+
+bool Encode(const wire::LaneLost& f, std::string* out) {
+  if (f.lane_index >= wire::kMaxLanes) return false;
+  AppendHeader(out, FrameType::kLaneLost, 0, f.received, wire::kLaneLostPayloadSize);
+  be::Append16(out, f.lane_index);
+  be::Append16(out, f.generation);
+  be::Append32(out, 0);
   return true;
 }
 

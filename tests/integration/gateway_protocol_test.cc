@@ -350,7 +350,7 @@ TEST_F(GatewayProtocolTest, MalformedOrMisplacedFramesCloseTheTunnel) {
       {"unknown RST reason", RawHeader(0x07, 0, 0, 1, wire::kMaxResetReason + 1), Then::kGoaway,
        ": protocol error: lane 0: unknown reason code"},
       {"OPEN with a bad target name", BadNameOpen(), Then::kGoaway, ": protocol error: bad target name"},
-      {"second LANE_HELLO", Encoded(wire::LaneHello{1, wire::kProtocolVersion, 0, 1, {}}), Then::kGoaway,
+      {"second LANE_HELLO", Encoded(wire::LaneHello{1, wire::kProtocolVersion, 0, 1, 0, {}}), Then::kGoaway,
        ": protocol error: LANE_HELLO after the lane was set up"},
       {"truncated OPEN", RawHeader(0x02, 0, wire::kOpenFixedPayloadSize, 1, kMiB) + std::string(20, '\0'),
        Then::kPeerCloses, " closed: lane 0 lost: closed by peer"},
@@ -398,7 +398,7 @@ TEST_F(GatewayProtocolTest, LaneThatDoesNotSetUpIsRejected) {
        "first frame is not a valid LANE_HELLO"},
       {"lane 1 of no tunnel", 0x7e57'0303,
        [](const FakePeer& peer, uint64_t tunnel) -> wire::Frame {
-         return wire::LaneHello{tunnel, wire::kProtocolVersion, 1, 2, peer.ExportBinder(tunnel)};
+         return wire::LaneHello{tunnel, wire::kProtocolVersion, 1, 2, 0, peer.ExportBinder(tunnel)};
        },
        false, "no such tunnel"},
   };
@@ -434,7 +434,7 @@ TEST_F(GatewayProtocolTest, LaneOneMustFitTheTunnel) {
   const Case rejected[] = {
       {"own binder (another TLS session)", kOnprem, false, 2, "binder does not match the tunnel's first lane"},
       {"another gateway's certificate", kCloud, true, 2, "lane certificate names gw-cloud, tunnel belongs to gw-onprem"},
-      {"another lane count", kOnprem, true, 3, "lane index or count does not fit the tunnel"},
+      {"another lane count", kOnprem, true, 3, "lane count does not fit the tunnel"},
   };
   for (const Case& c : rejected) {
     SCOPED_TRACE(c.name);
@@ -450,11 +450,11 @@ TEST_F(GatewayProtocolTest, LaneOneMustFitTheTunnel) {
 
   FakePeer lane1, again;
   ASSERT_NO_FATAL_FAILURE(JoinTunnel(lane1, kTunnel, 1, 2, &lane0));
-  // The slot is taken now.
+  // The slot is taken now, by this very connection of the lane.
   ASSERT_NO_FATAL_FAILURE(Dial(again));
   ASSERT_TRUE(again.SendLaneHello(kTunnel, 1, 2, &lane0));
   ExpectClosed(again, GoawayReason::kLaneRejected);
-  EXPECT_TRUE(cloud_->WaitForLog("lane 1 rejected: lane index or count does not fit the tunnel", kWait, 2));
+  EXPECT_TRUE(cloud_->WaitForLog("lane 1 rejected: lane already attached", kWait));
   ExpectPairStillCarries();
 }
 
@@ -465,7 +465,7 @@ TEST_F(GatewayProtocolTest, LaneHelloWithUnsupportedVersionIsRefused) {
   ASSERT_NO_FATAL_FAILURE(StartGateways());
   FakePeer peer;
   ASSERT_NO_FATAL_FAILURE(Dial(peer));
-  ASSERT_TRUE(peer.SendFrame(wire::LaneHello{kTunnel, wire::kProtocolVersion + 1, 0, 1, peer.ExportBinder(kTunnel)}));
+  ASSERT_TRUE(peer.SendFrame(wire::LaneHello{kTunnel, wire::kProtocolVersion + 1, 0, 1, 0, peer.ExportBinder(kTunnel)}));
   FakePeer::Read answer = peer.ReadFrame(After(kWait));
   const auto* goaway = std::get_if<wire::Goaway>(&answer.frame);
   ASSERT_NE(goaway, nullptr) << "expected GOAWAY version_mismatch, got " << Describe(answer);
@@ -476,10 +476,11 @@ TEST_F(GatewayProtocolTest, LaneHelloWithUnsupportedVersionIsRefused) {
   ExpectPairStillCarries();
 }
 
-// A duplicate sequence number ends the tunnel, and the flow's host (the
-// sink) sees a reset: a stream cut by a protocol error must never look
-// finished.
-TEST_F(GatewayProtocolTest, DuplicateSequenceNumberEndsTheTunnelAndResetsTheHost) {
+// An exact duplicate DATA frame is dropped (lane recovery may resend one);
+// a second frame with a sequence number still pending and other bytes ends
+// the tunnel, and the flow's host (the sink) sees a reset: a stream cut by
+// a protocol error must never look finished.
+TEST_F(GatewayProtocolTest, InconsistentDuplicateEndsTheTunnelAndResetsTheHost) {
   constexpr uint64_t kTunnel = 0x7e57'0401;
   ASSERT_NO_FATAL_FAILURE(StartGateways());
   FakePeer peer;
@@ -490,23 +491,64 @@ TEST_F(GatewayProtocolTest, DuplicateSequenceNumberEndsTheTunnelAndResetsTheHost
   ASSERT_GE(ok->initial_byte_credit, 3 * kKiB);
   ASSERT_GE(ok->initial_seq_credit, 3u);
 
-  const std::string bytes = RandomBytes(0xd0b, kKiB);
+  const std::string bytes = RandomBytes(0xd0b, kKiB), other = RandomBytes(0xd0c, kKiB);
   ASSERT_TRUE(peer.SendFrame(wire::Data{1, 0, bytes}));
-  ASSERT_TRUE(peer.SendFrame(wire::Data{1, 1, bytes}));
-  ASSERT_TRUE(peer.SendFrame(wire::Data{1, 1, bytes}));
-  // docs/protocol.md lists a duplicate sequence number under protocol
-  // errors; the gateway reports every reassembly violation as
-  // flow_control_error. Either ends the tunnel.
+  ASSERT_TRUE(peer.SendFrame(wire::Data{1, 0, bytes}));   // in order already: dropped
+  ASSERT_TRUE(peer.SendFrame(wire::Data{1, 2, bytes}));
+  ASSERT_TRUE(peer.SendFrame(wire::Data{1, 2, bytes}));   // pending, the same bytes: dropped
+  ASSERT_TRUE(peer.SendFrame(wire::Data{1, 2, other}));   // pending, other bytes
   ExpectGoawayThenClose(peer, {GoawayReason::kProtocolError, GoawayReason::kFlowControlError});
-  ExpectLog("tunnel " + Id(kTunnel) + " to gw-onprem: protocol error: flow 1: duplicate sequence number");
+  ExpectLog("tunnel " + Id(kTunnel) +
+            " to gw-onprem: protocol error: flow 1: a second frame with a pending sequence number and other bytes");
 
   ASSERT_TRUE(received_.WaitFor(1, After(kWait)));
   const ReceiveResult sink = received_.Values()[0];
   EXPECT_EQ(sink.end, StreamEnd::kReset) << "the sink saw " << StreamEndName(sink.end) << " after " << sink.bytes
                                          << " bytes";
-  EXPECT_LE(sink.bytes, 2 * kKiB);
+  EXPECT_EQ(sink.bytes, kKiB) << "only frame 0 was in order, once";
   ASSERT_TRUE(cloud_->WaitForFlows(1, kWait));
   EXPECT_EQ(cloud_->Flows()[0].end, "tunnel_lost");
+  ExpectPairStillCarries();
+}
+
+// The lane acknowledgements of protocol version 2: an ACK of more frames
+// than the gateway sent on the lane, or a LANE_LOST that counts more than
+// it sent on the lost lane, is a protocol error that ends the tunnel (and
+// crashes nothing).
+TEST_F(GatewayProtocolTest, AcknowledgingFramesNeverSentIsAProtocolError) {
+  ASSERT_NO_FATAL_FAILURE(StartGateways());
+  {
+    constexpr uint64_t kTunnel = 0x7e57'0402;
+    FakePeer peer;
+    ASSERT_NO_FATAL_FAILURE(JoinTunnel(peer, kTunnel));
+    FakePeer::Read answer = Open(peer, 1, sink_->port());  // the gateway sends one counted frame: OPEN_OK
+    ASSERT_TRUE(std::holds_alternative<wire::OpenOk>(answer.frame)) << Describe(answer);
+    ASSERT_TRUE(peer.SendFrame(wire::Ack{1}));  // right
+    ASSERT_TRUE(peer.SendFrame(wire::Ack{2}));  // one too many
+    ExpectGoawayThenClose(peer, {GoawayReason::kProtocolError});
+    ExpectLog("tunnel " + Id(kTunnel) +
+              " to gw-onprem: protocol error: lane 0: ACK of 2 frames, 1 written: acknowledges frames never sent");
+  }
+  {
+    constexpr uint64_t kTunnel = 0x7e57'0403;
+    FakePeer lane0, lane1;
+    ASSERT_NO_FATAL_FAILURE(JoinTunnel(lane0, kTunnel, 0, 2));
+    ASSERT_NO_FATAL_FAILURE(JoinTunnel(lane1, kTunnel, 1, 2, &lane0));
+    // Lane 1 carried nothing from the gateway; the peer claims 5 frames.
+    ASSERT_TRUE(lane0.SendFrame(wire::LaneLost{1, 0, 5}));
+    ExpectGoawayThenClose(lane0, {GoawayReason::kProtocolError});
+    ExpectLog("tunnel " + Id(kTunnel) + " to gw-onprem: protocol error: LANE_LOST for lane 1 connection 0 counts 5 "
+              "frames received, 0 were written: acknowledges frames never sent");
+  }
+  {
+    constexpr uint64_t kTunnel = 0x7e57'0404;
+    FakePeer peer;
+    ASSERT_NO_FATAL_FAILURE(JoinTunnel(peer, kTunnel));
+    ASSERT_TRUE(peer.SendFrame(wire::LaneLost{3, 0, 0}));  // a 1-lane tunnel has no lane 3
+    ExpectGoawayThenClose(peer, {GoawayReason::kProtocolError});
+    ExpectLog("tunnel " + Id(kTunnel) +
+              " to gw-onprem: protocol error: LANE_LOST for lane 3 connection 0: the tunnel has 1 lanes");
+  }
   ExpectPairStillCarries();
 }
 

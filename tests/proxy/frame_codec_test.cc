@@ -195,7 +195,7 @@ TEST(FrameCodecTest, EveryDecodeError) {
 
   const std::vector<ErrorCase> cases = {
       {"type 0", RawFrame(0x00, 0, 0, 0, ""), E::kUnknownType},
-      {"type 0x0c", RawFrame(0x0c, 0, 0, 0, ""), E::kUnknownType},
+      {"type 0x0e", RawFrame(0x0e, 0, 0, 0, ""), E::kUnknownType},
       {"type 0xff", RawFrame(0xff, 0, 1, 0, "x"), E::kUnknownType},
       {"flags on data", RawFrame(T(FrameType::kData), 0x01, 1, 0, "x"), E::kReservedFlags},
       {"flags on ping", RawFrame(T(FrameType::kPing), 0x80, 0, 0, ""), E::kReservedFlags},
@@ -256,8 +256,13 @@ TEST(FrameCodecTest, EveryDecodeError) {
        E::kBadLaneHello},
       {"hello index", RawFrame(T(FrameType::kLaneHello), 0, 0, 1, hello(1, 2, 2, 0)),
        E::kBadLaneHello},
-      {"hello reserved", RawFrame(T(FrameType::kLaneHello), 0, 0, 1, hello(1, 0, 2, 1)),
+      {"ack with flow id", RawFrame(T(FrameType::kAck), 0, 1, 5, ""), E::kFlowIdNotZero},
+      {"ack with payload", RawFrame(T(FrameType::kAck), 0, 0, 5, "x"), E::kBadLength},
+      {"lane lost short", RawFrame(T(FrameType::kLaneLost), 0, 0, 5, std::string(7, '\0')), E::kBadLength},
+      {"lane lost reserved", RawFrame(T(FrameType::kLaneLost), 0, 0, 5, std::string("\0\1\0\0\0\0\0\1", 8)),
        E::kReservedNotZero},
+      {"lane lost index 256", RawFrame(T(FrameType::kLaneLost), 0, 0, 5, std::string("\1\0\0\0\0\0\0\0", 8)),
+       E::kBadLaneHello},
       {"open v4 padding", RawFrame(T(FrameType::kOpen), 0, 1, 0, v4_padding),
        E::kReservedNotZero},
       {"open name with address", RawFrame(T(FrameType::kOpen), 0, 1, 0, name_with_address),

@@ -145,12 +145,16 @@ TEST(ReassemblyBufferTest, StripedOverLanesWithCreditStaysBounded) {
   }
 }
 
-TEST(ReassemblyBufferTest, DuplicatesAreErrorsAndChangeNothing) {
+TEST(ReassemblyBufferTest, DuplicatesAreDroppedAndChangeNothing) {
   ReassemblyBuffer rx({.window_bytes = 1000, .window_frames = 10});
   ASSERT_EQ(rx.OnData(0, "ab"), Status::kOk);
   ASSERT_EQ(rx.OnData(2, "ef"), Status::kOk);
   EXPECT_EQ(rx.OnData(0, "ab"), Status::kDuplicate);  // already read-ready
-  EXPECT_EQ(rx.OnData(2, "xx"), Status::kDuplicate);  // pending
+  EXPECT_EQ(rx.OnData(2, "ef"), Status::kDuplicate);  // pending, the same bytes
+  EXPECT_EQ(rx.OnData(2, "xx"), Status::kInconsistentDuplicate);  // pending, other bytes
+  std::string owned = "xy";
+  EXPECT_EQ(rx.OnDataOwned(2, std::move(owned)), Status::kInconsistentDuplicate);
+  EXPECT_EQ(owned, "xy") << "refused: the string is left as it was";
   EXPECT_EQ(rx.buffered_bytes(), 4u);
   EXPECT_EQ(rx.received_bytes(), 4u);
   EXPECT_EQ(rx.pending_frames(), 1u);

@@ -42,7 +42,8 @@ inline std::vector<wire::Frame> SampleFrames() {
   wire::LaneHello hello{.tunnel_id = 0x0123456789abcdefULL,
                         .version = wire::kProtocolVersion,
                         .lane_index = 3,
-                        .lane_count = 4};
+                        .lane_count = 4,
+                        .generation = 7};
   for (size_t i = 0; i < hello.binder.size(); ++i) hello.binder[i] = static_cast<uint8_t>(i * 9);
   frames.push_back(hello);
   frames.push_back(wire::LaneHello{.tunnel_id = ~0ULL, .lane_index = 255, .lane_count = 256});
@@ -98,6 +99,10 @@ inline std::vector<wire::Frame> SampleFrames() {
   frames.push_back(wire::Goaway{.last_flow_id = 1001,
                                 .reason = wire::GoawayReason::kProtocolError,
                                 .text = "bad LANE_HELLO"});
+  frames.push_back(wire::Ack{.received = 0});
+  frames.push_back(wire::Ack{.received = ~0ULL});
+  frames.push_back(wire::LaneLost{.lane_index = 3, .generation = 65535, .received = 1234567});
+  frames.push_back(wire::LaneLost{.lane_index = 255, .generation = 0, .received = 0});
   return frames;
 }
 

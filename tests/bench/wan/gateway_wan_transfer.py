@@ -3,7 +3,7 @@
 gateway_wan_test.cc. Run by bench/wan/netns.sh run (which exports WAN_NS_A,
 WAN_NS_B and WAN_ADDR_B):
 
-  gateway_wan_transfer.py PROXY BRAIDCTL WANBENCH NBYTES
+  gateway_wan_transfer.py PROXY BRAIDCTL WANBENCH NBYTES [KILLS]
 
 gw-b listens in namespace B, gw-a in A dials it across the link with the
 defaults (tunnel.lanes = 0, the flow window auto-tuned) except a small
@@ -12,7 +12,11 @@ and gw-b to a sink in B, then stays open and idle for a few seconds, then
 ends. Prints one line "result {JSON}": both ends' byte counts and SHA-256,
 the largest receive window gw-b showed during the transfer and the one it
 showed after the idle pause (/flows), and the lane count gw-a's first lane
-decided. Every wait has a deadline; the caller bounds the whole run.
+decided. With KILLS, gw-b kills one lane of the tunnel (POST
+/tunnels/ID/lanes/N/kill) each time another 1/(KILLS+1) of the data has
+arrived, the flow's control lane first, and the result adds how many kills
+were made and gw-b's lane-loss counters. Every wait has a deadline; the
+caller bounds the whole run.
 """
 import hashlib
 import json
@@ -46,16 +50,33 @@ def wait_for(predicate, what, timeout=20):
         time.sleep(0.05)
 
 
-def flows_b():
-    """gw-b's /flows, read from inside namespace B."""
-    out = subprocess.run(["ip", "netns", "exec", os.environ["WAN_NS_B"], sys.executable, "-c",
-                          f"import urllib.request; print(urllib.request.urlopen("
-                          f"'http://127.0.0.1:{ADMIN_B}/flows', timeout=2).read().decode())"],
+def admin_b(path, method="GET"):
+    """gw-b's admin endpoint, from inside namespace B: (status, body)."""
+    code = (f"import urllib.request, urllib.error\n"
+            f"r = urllib.request.Request('http://127.0.0.1:{ADMIN_B}{path}', method='{method}')\n"
+            f"try:\n  a = urllib.request.urlopen(r, timeout=2); print(a.status); print(a.read().decode())\n"
+            f"except urllib.error.HTTPError as e:\n  print(e.code); print(e.read().decode())\n")
+    out = subprocess.run(["ip", "netns", "exec", os.environ["WAN_NS_B"], sys.executable, "-c", code],
                          capture_output=True, text=True, timeout=10, check=False)
+    status, _, body = out.stdout.partition("\n")
+    return (int(status) if status.isdigit() else 0), body
+
+
+def flows_b():
+    """gw-b's /flows."""
     try:
-        return json.loads(out.stdout)["flows"]
+        return json.loads(admin_b("/flows")[1])["flows"]
     except (ValueError, KeyError):
         return []
+
+
+def metric_b(name):
+    """The sum of every series of counter `name` on gw-b."""
+    total = 0.0
+    for line in admin_b("/metrics")[1].splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def sink():
@@ -97,6 +118,7 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "source":
         return source(int(sys.argv[2]))
     proxy, braidctl, wanbench, nbytes = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    kills = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     ns_a, ns_b, addr_b = os.environ["WAN_NS_A"], os.environ["WAN_NS_B"], os.environ["WAN_ADDR_B"]
     work = tempfile.mkdtemp(prefix="braid-wantest.")
     procs = []
@@ -135,10 +157,21 @@ def main():
         sending = threading.Event()
         sending.set()
 
+        killed = [0]
+
         def watch():
             while sending.is_set():
                 for f in flows_b():
                     largest[0] = max(largest[0], f.get("window_bytes", 0))
+                    # The next kill is due once this much has arrived.
+                    due = nbytes * (killed[0] + 1) // (kills + 1)
+                    if killed[0] < kills and f.get("bytes_received", 0) >= due:
+                        lanes = json.loads(admin_b("/tunnels")[1])["tunnels"][0]["lanes"]
+                        up = [lane["index"] for lane in lanes if lane["state"] == "up"]
+                        lane = f["control_lane"] if killed[0] == 0 else up[killed[0] % len(up)] if up else None
+                        if lane is not None and admin_b(f"/tunnels/{f['tunnel']}/lanes/{lane}/kill",
+                                                        "POST")[0] == 200:
+                            killed[0] += 1
                 time.sleep(0.1)
 
         watcher = threading.Thread(target=watch)
@@ -155,12 +188,16 @@ def main():
         src.stdin.flush()
         src.wait(timeout=30)
         received = json.loads(sink_p.stdout.readline())
+        wait_for(lambda: " end=" in open(log_b).read(), "gw-b to log the flow's end")
         lanes = re.findall(r"round trip ([0-9.]+) ms: (\d+) lanes", open(log_a).read())
         print("result " + json.dumps({
             "sent": sent, "received": received, "largest_window": largest[0],
             "window_after_idle": after_idle, "initial_window": INITIAL_WINDOW,
             "first_lane_rtt_ms": float(lanes[0][0]) if lanes else None,
             "lanes": int(lanes[0][1]) if lanes else None,
+            "kills": killed[0], "lanes_lost_b": metric_b("braid_lanes_lost_total"),
+            "frames_resent_b": metric_b("braid_frames_resent_total"),
+            "flows_ended_b": [line for line in open(log_b).read().splitlines() if " end=" in line],
         }), flush=True)
     finally:
         for p in reversed(procs):

@@ -139,5 +139,28 @@ TEST_F(LinkEmulatorSmokeTest, BraidOverTheLinkGrowsItsWindowAndTakesEightLanes) 
   EXPECT_EQ(r["window_after_idle"][0], r["initial_window"]) << r.dump();
 }
 
+// docs/protocol.md, "Lane loss", across a 20 ms link: gw-b kills a lane of
+// the tunnel (the flow's control lane first) six times while 256 MiB cross;
+// every byte arrives (SHA-256), the flow is never reset, and gw-b counts
+// the lanes lost.
+TEST_F(LinkEmulatorSmokeTest, BraidOverTheLinkSurvivesLaneKills) {
+  constexpr int kBytes = 256 << 20, kKills = 6;
+  const nlohmann::json r = RunAcrossLink("gwk" + std::to_string(::getpid()),
+                                        std::string(BRAID_SOURCE_DIR) + "/tests/bench/wan/gateway_wan_transfer.py " +
+                                            BRAID_PROXY + " " + BRAIDCTL + " " + BRAID_SOURCE_DIR +
+                                            "/bench/wan/wanbench.py " + std::to_string(kBytes) + " " +
+                                            std::to_string(kKills),
+                                        180);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["sent"]["bytes"], kBytes);
+  EXPECT_EQ(r["received"]["bytes"], kBytes);
+  EXPECT_EQ(r["received"]["sha256"], r["sent"]["sha256"]);
+  EXPECT_EQ(r["kills"], kKills) << r.dump();
+  EXPECT_GE(r["lanes_lost_b"].get<double>(), kKills) << r.dump();
+  for (const auto& line : r["flows_ended_b"]) {
+    EXPECT_NE(line.get<std::string>().find("end=completed"), std::string::npos) << line;
+  }
+}
+
 }  // namespace
 }  // namespace braid::bench

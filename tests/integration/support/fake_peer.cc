@@ -118,7 +118,7 @@ Binder FakePeer::ExportBinder(uint64_t tunnel_id) const {
 
 bool FakePeer::SendLaneHello(uint64_t tunnel_id, uint16_t lane_index, uint16_t lane_count, const FakePeer* lane0) {
   const Binder binder = (lane0 != nullptr ? *lane0 : *this).ExportBinder(tunnel_id);
-  return SendFrame(wire::LaneHello{tunnel_id, wire::kProtocolVersion, lane_index, lane_count, binder});
+  return SendFrame(wire::LaneHello{tunnel_id, wire::kProtocolVersion, lane_index, lane_count, 0, binder});
 }
 
 bool FakePeer::SendFrame(const wire::Frame& frame) {
@@ -176,7 +176,9 @@ FakePeer::Read FakePeer::ReadFrame(Deadline deadline, bool skip_pings) {
           r.detail = "the gateway sent a frame that does not decode: " + std::string(proxy::DecodeErrorName(e));
           return r;
         }
-        if (skip_pings && std::holds_alternative<wire::Ping>(r.frame)) continue;
+        if (skip_pings && (std::holds_alternative<wire::Ping>(r.frame) || std::holds_alternative<wire::Ack>(r.frame))) {
+          continue;
+        }
         r.end = End::kFrame;
         return r;
       }

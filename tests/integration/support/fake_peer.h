@@ -101,7 +101,8 @@ class FakePeer {
   bool SendRaw(std::string_view bytes);
 
   // ReadFrame returns the next frame, or how the connection ended. With
-  // skip_pings, PING frames (the gateway's keepalive) are skipped.
+  // skip_pings, PING and ACK frames (the gateway's keepalive and its lane
+  // acknowledgements) are skipped.
   Read ReadFrame(Deadline deadline, bool skip_pings = true);
 
   // Close closes the TCP connection without a TLS close_notify.

@@ -313,12 +313,16 @@ bool WaitReadable(const Socket& s, Deadline deadline) {
   }
 }
 
-HttpReply HttpGet(uint16_t port, const std::string& path) {
+HttpReply HttpGet(uint16_t port, const std::string& path) { return HttpRequest(port, "GET", path); }
+
+HttpReply HttpPost(uint16_t port, const std::string& path) { return HttpRequest(port, "POST", path); }
+
+HttpReply HttpRequest(uint16_t port, const std::string& method, const std::string& path) {
   HttpReply reply;
   int error = 0;
   Socket s = Connect(port, After(std::chrono::milliseconds(5'000)), &error);
   if (!s.valid()) return reply;
-  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  const std::string req = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
   if (::send(s.fd(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return reply;
   std::string raw;
   char buf[16384];

@@ -162,6 +162,9 @@ struct HttpReply {
 // HttpGet sends one HTTP/1.0 GET to 127.0.0.1:port (the server closes
 // after answering) and returns the status and body, within 5 s.
 HttpReply HttpGet(uint16_t port, const std::string& path);
+// HttpPost sends a POST with an empty body, as HttpGet does a GET.
+HttpReply HttpPost(uint16_t port, const std::string& path);
+HttpReply HttpRequest(uint16_t port, const std::string& method, const std::string& path);
 
 // Metric reads one series' value from a Prometheus text body ("name{labels}"
 // exactly as rendered); -1 when absent.

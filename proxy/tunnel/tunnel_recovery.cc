@@ -1,0 +1,245 @@
+// Tunnel: lane loss and recovery, kill and retire (docs/protocol.md, "Lane
+// loss"; the overview is at the top of tunnel.h). Every function here runs
+// on the control worker.
+#include <algorithm>
+
+#include "proxy/tunnel/tunnel.h"
+#include "proxy/wire/frame_codec.h"
+#include "spdlog/spdlog.h"
+
+namespace braid::proxy {
+
+Tunnel::Recovery* Tunnel::FindRecovery(uint16_t index, uint16_t generation) {
+  for (Recovery& r : recoveries_) {
+    if (r.index == index && r.generation == generation) return &r;
+  }
+  return nullptr;
+}
+
+Tunnel::Recovery* Tunnel::ParkedBy(uint16_t index) {
+  for (Recovery& r : recoveries_) {
+    if (r.index == index) return &r;
+  }
+  return nullptr;
+}
+
+void Tunnel::LoseLane(uint16_t index, const std::string& reason) {
+  LaneSlot& slot = lanes_[index];
+  std::shared_ptr<Lane> lane = std::move(slot.lane);
+  slot.lane = nullptr;
+  slot.retiring = false;
+  slot.queued = 0;
+  PublishLoad(index);
+  lanes_up_.Sub();
+  lanes_lost_.Add();
+  --lanes_live_;
+  // A retired lane's recovery began when it was retired; its flows' frames
+  // are already held there.
+  Recovery* recovery = FindRecovery(index, slot.generation);
+  if (recovery == nullptr) {
+    recovery = &recoveries_.emplace_back();
+    recovery->index = index;
+    recovery->generation = slot.generation;
+  }
+  recovery->lane = lane;
+  // Flow frames queued for the lane and never handed to it come after the
+  // lane's own and before anything held since.
+  std::vector<std::string> held;
+  for (std::string& frame : slot.pending) {
+    if (IsCountedFrame(frame)) held.push_back(std::move(frame));
+  }
+  slot.pending.clear();
+  held.insert(held.end(), std::make_move_iterator(recovery->held.begin()),
+              std::make_move_iterator(recovery->held.end()));
+  recovery->held = std::move(held);
+  RefreshUsable(index);
+  spdlog::warn("tunnel {} to {}: lane {} lost ({}); recovering its frames on the other lanes", id_, peer_, index,
+               reason);
+  // The lane stops reading before it is asked for its remains, so the count
+  // of frames it received (which the peer resends from) is final, and every
+  // one of them reaches OnLaneFrames before the remains arrive (the lane's
+  // worker posts to this one in order).
+  const uint16_t generation = slot.generation;
+  asio::post(lane->executor(), [lane, self = weak_from_this(), exec = env_.control->get_executor(), index,
+                                generation, reason] {
+    lane->Kill(reason);
+    asio::post(exec, [self, index, generation, remains = lane->TakeRemains()]() mutable {
+      if (auto t = self.lock()) t->OnLaneRemains(index, generation, std::move(remains));
+    });
+  });
+  if (role_ == wire::Role::kDialer && env_.redial_lane && StartRedial(index)) {
+    env_.redial_lane(shared_from_this(), index);
+  }
+  if (lanes_live_ == 0) ArmGraceTimer();
+  WakeLaneWaiters();  // flows waiting on the lost lane may fit elsewhere
+}
+
+void Tunnel::OnLaneRemains(uint16_t index, uint16_t generation, LaneRemains remains) {
+  if (closed_) return;
+  Recovery* recovery = FindRecovery(index, generation);
+  if (recovery == nullptr) return;
+  recovery->lane.reset();
+  recovery->remains = std::move(remains);
+  SendLaneLosts();
+  CompleteRecoveries();
+}
+
+void Tunnel::SendLaneLosts() {
+  for (Recovery& r : recoveries_) {
+    if (r.lost_sent || !r.remains) continue;
+    // Any lane up will do: LANE_LOST names the lane it is about.
+    auto up = std::find_if(lanes_.begin(), lanes_.end(), [](const LaneSlot& s) { return s.lane != nullptr; });
+    if (up == lanes_.end()) return;  // sent when a lane comes up
+    std::string out;
+    if (Encode(wire::LaneLost{r.index, r.generation, r.remains->ledger.received()}, &out)) {
+      EnqueueUp(static_cast<size_t>(up - lanes_.begin()), std::move(out));
+    }
+    r.lost_sent = true;
+  }
+}
+
+void Tunnel::HandleLaneLost(const wire::LaneLost& lost) {
+  const std::string which =
+      "LANE_LOST for lane " + std::to_string(lost.lane_index) + " connection " + std::to_string(lost.generation);
+  if (lost.lane_index >= lanes_.size()) {
+    return ProtocolError(wire::GoawayReason::kProtocolError, which + ": the tunnel has " +
+                                                                 std::to_string(lanes_.size()) + " lanes");
+  }
+  if (lanes_[lost.lane_index].WasRecovered(lost.generation)) {
+    return ProtocolError(wire::GoawayReason::kProtocolError, which + ": sent twice");
+  }
+  Recovery* recovery = FindRecovery(lost.lane_index, lost.generation);
+  if (recovery == nullptr) {
+    const LaneSlot& slot = lanes_[lost.lane_index];
+    if (slot.lane && slot.generation == lost.generation) {
+      // The peer lost a connection we still see up: take it down too.
+      LoseLane(lost.lane_index, "the peer lost it");
+      recovery = FindRecovery(lost.lane_index, lost.generation);
+    } else {
+      // A connection this side never attached (a dial the dialer gave up
+      // after the acceptor took it, or one not bound yet): nothing was sent
+      // on it from here, and it may not be attached any more.
+      if (lost.received != 0) {
+        return ProtocolError(wire::GoawayReason::kProtocolError, which + ": acknowledges " +
+                                                                     std::to_string(lost.received) +
+                                                                     " frames never sent");
+      }
+      lanes_[lost.lane_index].MarkRecovered(lost.generation);
+      std::string out;
+      auto up = std::find_if(lanes_.begin(), lanes_.end(), [](const LaneSlot& s) { return s.lane != nullptr; });
+      if (up != lanes_.end() && Encode(wire::LaneLost{lost.lane_index, lost.generation, 0}, &out)) {
+        EnqueueUp(static_cast<size_t>(up - lanes_.begin()), std::move(out));
+      }
+      return;
+    }
+  }
+  if (recovery->peer_received) return ProtocolError(wire::GoawayReason::kProtocolError, which + ": sent twice");
+  recovery->peer_received = lost.received;
+  CompleteRecoveries();
+}
+
+void Tunnel::CompleteRecoveries() {
+  // In order of loss: a lane lost twice is recovered oldest first, and one
+  // that completes may free a lane for the next.
+  for (size_t i = 0; i < recoveries_.size() && !closed_;) {
+    if (!CompleteRecovery(recoveries_[i])) {
+      ++i;
+      continue;
+    }
+    const uint16_t index = recoveries_[i].index;
+    recoveries_.erase(recoveries_.begin() + static_cast<ptrdiff_t>(i));
+    RefreshUsable(index);  // usable again if up and not lost twice
+    WakeLaneWaiters();
+    i = 0;
+  }
+}
+
+bool Tunnel::CompleteRecovery(Recovery& r) {
+  if (!r.remains || !r.peer_received) return false;
+  if (ParkedBy(r.index) != &r) return false;  // an older loss of the same lane first
+  // Where the frames go: the lane itself if it is up again (and this is its
+  // last loss), else the usable lane with the least queued.
+  int target = -1;
+  const bool own_up = lanes_[r.index].lane && !lanes_[r.index].retiring &&
+                      std::count_if(recoveries_.begin(), recoveries_.end(),
+                                    [&](const Recovery& o) { return o.index == r.index; }) == 1;
+  if (own_up) {
+    target = r.index;
+  } else {
+    for (uint16_t i = 0; i < lanes_.size(); ++i) {
+      if (Usable(i) && (target < 0 || lanes_[i].queued < lanes_[target].queued)) target = i;
+    }
+  }
+  if (target < 0) return false;  // when a lane comes up
+  std::vector<std::string> frames;
+  const LaneLedger::AckStatus status = r.remains->ledger.TakeUnacked(*r.peer_received, &frames);
+  if (status != LaneLedger::AckStatus::kOk) {
+    ProtocolError(wire::GoawayReason::kProtocolError,
+                  "LANE_LOST for lane " + std::to_string(r.index) + " connection " + std::to_string(r.generation) +
+                      " counts " + std::to_string(*r.peer_received) + " frames received, " +
+                      std::to_string(r.remains->ledger.written()) + " were written: " +
+                      std::string(AckStatusName(status)));
+    return false;
+  }
+  const size_t resent = frames.size();
+  for (std::string& frame : r.remains->unwritten) frames.push_back(std::move(frame));
+  for (std::string& frame : r.held) frames.push_back(std::move(frame));
+  frames_resent_.Add(resent);
+  const uint16_t to = static_cast<uint16_t>(target);
+  for (std::string& frame : frames) EnqueueUp(to, std::move(frame));
+  // The lane's flows keep their control frames in order on the new lane.
+  if (to != r.index) {
+    for (auto& [id, flow] : flows_) {
+      if (flow->control_lane() == r.index) flow->set_control_lane(to);
+    }
+  }
+  lanes_[r.index].MarkRecovered(r.generation);
+  spdlog::info("tunnel {} to {}: lane {} connection {} recovered: {} frames resent, {} more moved, on lane {}", id_,
+               peer_, r.index, r.generation, resent, frames.size() - resent, to);
+  return true;
+}
+
+void Tunnel::ArmGraceTimer() {
+  if (closed_) return;
+  const uint64_t generation = ++grace_generation_;
+  const Duration grace = env_.config->tunnel.lane_loss_grace;
+  grace_timer_.expires_after(grace);
+  grace_timer_.async_wait([self = weak_from_this(), generation, grace](boost::system::error_code ec) {
+    auto t = self.lock();
+    if (ec || !t || t->closed_ || t->grace_generation_ != generation || t->lanes_live_ > 0) return;
+    t->Close(CloseReason::kLanesLost,
+             "no lane up for " + std::to_string(grace.count()) + " ms (tunnel.lane_loss_grace)", false);
+  });
+}
+
+std::string Tunnel::KillLane(uint16_t index, const std::string& why) {
+  if (closed_) return "the tunnel is closed";
+  if (index >= lanes_.size() || !lanes_[index].lane) return "lane " + std::to_string(index) + " is not up";
+  LoseLane(index, why);
+  return "";
+}
+
+std::string Tunnel::RetireLane(uint16_t index) {
+  if (closed_) return "the tunnel is closed";
+  if (index >= lanes_.size() || !lanes_[index].lane) return "lane " + std::to_string(index) + " is not up";
+  LaneSlot& slot = lanes_[index];
+  if (slot.retiring) return "lane " + std::to_string(index) + " is already retiring";
+  if (!Usable(index)) return "lane " + std::to_string(index) + " is recovering";
+  const auto usable = std::count_if(lanes_.begin(), lanes_.end(), [&](const LaneSlot& s) {
+    return Usable(static_cast<uint16_t>(&s - lanes_.data()));
+  });
+  if (usable < 2) return "lane " + std::to_string(index) + " is the only usable lane: kill it instead";
+  // Parked from now on: the flows it carries hold their control frames
+  // until what it sent is acknowledged and it closes, then go on another
+  // lane (CompleteRecovery).
+  slot.retiring = true;
+  Recovery& recovery = recoveries_.emplace_back();
+  recovery.index = index;
+  recovery.generation = slot.generation;
+  RefreshUsable(index);
+  spdlog::info("tunnel {} to {}: retiring lane {}", id_, peer_, index);
+  asio::post(slot.lane->executor(), [lane = slot.lane] { lane->RetireWhenDrained(); });
+  return "";
+}
+
+}  // namespace braid::proxy

@@ -1,0 +1,276 @@
+// A lost lane is not a lost flow (docs/protocol.md, "Lane loss"):
+//   - one flow of 2 GiB over 8 lanes while lanes are killed one after
+//     another, on either gateway, the flow's control lane among them: the
+//     data arrives whole (SHA-256), the flow ends cleanly on both sides,
+//     and /metrics counts the lanes lost, the connections redialed and the
+//     frames resent;
+//   - every lane lost and the peer gone for longer than lane_loss_grace:
+//     every flow is reset with its own reason (lanes_lost), nothing hangs,
+//     and the gateway's flow memory returns to idle;
+//   - a lane whose peer stops reading it keeps at most the flow's credit
+//     unacknowledged, however long it stays stuck.
+#include <sys/socket.h>
+
+#include <chrono>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "integration/support/gateway_pair_test.h"
+#include "nlohmann/json.hpp"
+
+namespace braid::integration {
+namespace {
+
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+// Under a sanitizer every byte costs several times more: the same kills
+// over less data.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr uint64_t kBulk = 512 * kMiB;
+#else
+constexpr uint64_t kBulk = 2048 * kMiB;
+#endif
+
+class GatewayLaneLossTest : public GatewayPairTest {
+ protected:
+  // Json fetches an admin endpoint's JSON (null on any failure).
+  static nlohmann::json Json(GatewayProcess& gw, const std::string& path) {
+    HttpReply r = HttpGet(gw.AdminPort(), path);
+    if (r.status != 200) return nullptr;
+    return nlohmann::json::parse(r.body, nullptr, false);
+  }
+
+  // Lanes returns the lanes of the one tunnel `gw` has (empty if none).
+  static nlohmann::json Lanes(GatewayProcess& gw) {
+    nlohmann::json t = Json(gw, "/tunnels");
+    if (!t.is_object() || !t["tunnels"].is_array() || t["tunnels"].size() != 1) return nlohmann::json::array();
+    return t["tunnels"][0]["lanes"];
+  }
+
+  // WaitAllUp waits until every lane of gw's tunnel is up (not recovering).
+  static bool WaitAllUp(GatewayProcess& gw, size_t lanes, Deadline deadline) {
+    while (Clock::now() < deadline) {
+      nlohmann::json all = Lanes(gw);
+      size_t up = 0;
+      for (const auto& lane : all) up += lane.value("state", "") == "up";
+      if (all.size() == lanes && up == lanes) return true;
+      std::this_thread::sleep_for(Millis(20));
+    }
+    return false;
+  }
+
+  static double Sum(GatewayProcess& a, GatewayProcess& b, const std::string& series) {
+    auto value = [&](GatewayProcess& gw) {
+      double v = Metric(HttpGet(gw.AdminPort(), "/metrics").body, series);
+      return v < 0 ? 0 : v;
+    };
+    return value(a) + value(b);
+  }
+};
+
+TEST_F(GatewayLaneLossTest, FlowSurvivesSixLaneKillsIncludingItsControlLane) {
+  constexpr uint64_t kSeed = 0x1a7e;
+  static constexpr size_t kLanes = 8;
+  constexpr int kKills = 7;
+  Collector<ReceiveResult> received;
+  std::atomic<uint64_t> progress{0};
+  TcpServer sink(DrainHandler(&received, Millis(600'000), kSeed, &progress));
+  ASSERT_TRUE(StartPair(sink.port(), [](nlohmann::json& onprem, nlohmann::json& cloud) {
+    for (nlohmann::json* c : {&onprem, &cloud}) {
+      (*c)["tunnel"]["lanes"] = kLanes;
+      (*c)["admin"] = {{"listen", "127.0.0.1:0"}};
+    }
+  }));
+
+  OneWayResult r;
+  std::thread source([&] { r = SendAndClose(service_port(), kSeed, kBulk, Millis(600'000)); });
+  ASSERT_TRUE(WaitAtLeast(progress, 32 * kMiB, After(Millis(30'000)))) << "the transfer never got going";
+
+  uint64_t tunnel = 0;
+  int kills = 0, control_lane_kills = 0;
+  for (int i = 0; i < kKills; ++i) {
+    // Kill only when every lane is back, so each kill takes a lane that is
+    // carrying; skip when the flow is about to end.
+    if (!WaitAllUp(*onprem_, kLanes, After(Millis(30'000)))) {
+      ADD_FAILURE() << "kill " << i << ": the lanes did not all come back: " << Lanes(*onprem_).dump();
+      break;
+    }
+    nlohmann::json flows = Json(*onprem_, "/flows");
+    if (!flows.is_object() || flows["flows"].size() != 1) break;  // done already
+    const nlohmann::json& flow = flows["flows"][0];
+    tunnel = flow["tunnel"].get<uint64_t>();
+    // Every other kill takes the flow's control lane (where its FIN and
+    // CREDIT go), wherever it has moved; the others another lane. The kills
+    // alternate between the gateways: the dialer redials its own, and
+    // notices the acceptor's from the connection's end.
+    const int control = flow["control_lane"].get<int>();
+    const bool take_control = i % 2 == 0;
+    const int lane = take_control ? control : (control + 1 + i) % static_cast<int>(kLanes);
+    GatewayProcess& at = i % 3 == 1 ? *cloud_ : *onprem_;
+    HttpReply killed =
+        HttpPost(at.AdminPort(), "/tunnels/" + std::to_string(tunnel) + "/lanes/" + std::to_string(lane) + "/kill");
+    ASSERT_EQ(killed.status, 200) << at.name() << " lane " << lane << ": " << killed.body;
+    ++kills;
+    control_lane_kills += take_control;
+    const uint64_t at_kill = progress.load();
+    if (!WaitAtLeast(progress, std::min(kBulk, at_kill + kBulk / 16), After(Millis(60'000)))) {
+      ADD_FAILURE() << "no progress after kill " << i << " (lane " << lane << " at " << at.name() << ")";
+      break;
+    }
+  }
+  source.join();
+
+  EXPECT_GE(kills, 6) << "the transfer ended before six kills";
+  EXPECT_GE(control_lane_kills, 3);
+  ASSERT_TRUE(received.WaitFor(1, After(Millis(30'000))));
+  const ReceiveResult got = received.Values()[0];
+  EXPECT_EQ(got.end, StreamEnd::kEof) << StreamEndName(got.end) << " after " << got.bytes / kMiB << " MiB";
+  EXPECT_TRUE(got.pattern_ok) << "corrupted at " << got.first_bad;
+  EXPECT_EQ(got.bytes, kBulk);
+  EXPECT_EQ(got.sha256, r.sent.sha256);
+  EXPECT_EQ(r.reply.end, StreamEnd::kEof) << DescribeOneWay(r);
+  ASSERT_TRUE(onprem_->WaitForFlows(1, Millis(10'000)));
+  ASSERT_TRUE(cloud_->WaitForFlows(1, Millis(10'000)));
+  EXPECT_EQ(onprem_->Flows()[0].end, "completed");
+  EXPECT_EQ(cloud_->Flows()[0].end, "completed");
+
+  // Each kill loses the lane on both gateways; the dialer redials each.
+  EXPECT_GE(Sum(*onprem_, *cloud_, "braid_lanes_lost_total{peer=\"gw-cloud\"}") +
+                Sum(*onprem_, *cloud_, "braid_lanes_lost_total{peer=\"gw-onprem\"}"),
+            2.0 * kills);
+  EXPECT_GE(Metric(HttpGet(onprem_->AdminPort(), "/metrics").body, "braid_lanes_redialed_total{peer=\"gw-cloud\"}"),
+            kills);
+  EXPECT_GT(Sum(*onprem_, *cloud_, "braid_frames_resent_total{peer=\"gw-cloud\"}") +
+                Sum(*onprem_, *cloud_, "braid_frames_resent_total{peer=\"gw-onprem\"}"),
+            0)
+      << "a bulk flow always has frames in flight on the lane it loses";
+  EXPECT_EQ(onprem_->CountInLog("lanes_lost"), 0);
+  EXPECT_GE(onprem_->CountInLog("recovered:"), 1);
+}
+
+// Every lane is lost and the peer stays away (killed) past lane_loss_grace:
+// the dialer's redials fail, and every flow is reset with lanes_lost, on
+// time, and nothing of the flows stays in memory.
+TEST_F(GatewayLaneLossTest, NoLaneForTheGracePeriodResetsEveryFlow) {
+  constexpr uint64_t kSeed = 0x9ace;
+  constexpr Millis kGrace(2'000);
+  Collector<ReceiveResult> received;
+  std::atomic<uint64_t> progress{0};
+  TcpServer sink(DrainHandler(&received, Millis(60'000), kSeed, &progress));
+  ASSERT_TRUE(StartPair(sink.port(), [&](nlohmann::json& onprem, nlohmann::json& cloud) {
+    for (nlohmann::json* c : {&onprem, &cloud}) {
+      (*c)["tunnel"]["lanes"] = 2;
+      (*c)["tunnel"]["lane_loss_grace"] = "2s";
+      (*c)["admin"] = {{"listen", "127.0.0.1:0"}};
+    }
+  }));
+  const std::optional<int> idle_fds = onprem_->OpenFds();
+
+  Socket s[2];
+  SendResult sent[2];
+  Deadline reset_at[2];
+  std::thread sources[2];
+  for (int i = 0; i < 2; ++i) {
+    s[i] = Connect(service_port(), After(Millis(10'000)));
+    ASSERT_TRUE(s[i].valid());
+    sources[i] = std::thread([&, i] {
+      SendOptions options;
+      options.seed = kSeed;
+      options.size = UINT64_MAX;
+      sent[i] = SendPattern(s[i], options, After(Millis(30'000)));
+      reset_at[i] = Clock::now();
+    });
+  }
+  const bool flowing = WaitAtLeast(progress, 16 * kMiB, After(Millis(20'000)));
+  const Deadline lost_at = Clock::now();
+  cloud_->Kill();
+  for (std::thread& t : sources) t.join();
+  ASSERT_TRUE(flowing) << "the transfers never got going";
+
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_TRUE(SawReset(sent[i])) << "source " << i << ": error " << sent[i].error << ", timed out "
+                                   << sent[i].timed_out;
+    const auto after = std::chrono::duration_cast<Millis>(reset_at[i] - lost_at);
+    // The grace period, then scheduling slack; never before the grace.
+    EXPECT_GE(after, kGrace - Millis(100)) << "source " << i << " reset before the grace period ran out";
+    EXPECT_LE(after, kGrace + Millis(5'000)) << "source " << i << " reset " << after.count() << " ms after the loss";
+  }
+  ASSERT_TRUE(onprem_->WaitForFlows(2, Millis(10'000)));
+  for (const FlowRecord& f : onprem_->Flows()) EXPECT_EQ(f.end, "lanes_lost") << "flow " << f.id;
+  EXPECT_TRUE(onprem_->WaitForLog("no lane up for 2000 ms (tunnel.lane_loss_grace)", Millis(5'000)));
+  EXPECT_GE(onprem_->CountInLog("dialing again in"), 1) << "the dialer did not try to redial its lanes";
+
+  // Memory back to idle: no tunnel, no flow, nothing buffered or granted,
+  // the descriptors of the flows and lanes closed.
+  const std::string metrics = HttpGet(onprem_->AdminPort(), "/metrics").body;
+  EXPECT_EQ(Metric(metrics, "braid_flows_live"), 0);
+  EXPECT_EQ(Metric(metrics, "braid_reassembly_buffered_bytes"), 0);
+  EXPECT_EQ(Metric(metrics, "braid_flow_window_budget_used_bytes"), 0);
+  EXPECT_EQ(Json(*onprem_, "/tunnels")["tunnels"].size(), 0u);
+  if (idle_fds) {
+    const Deadline deadline = After(Millis(10'000));
+    while (onprem_->OpenFds().value_or(0) > *idle_fds && Clock::now() < deadline) std::this_thread::sleep_for(Millis(50));
+    EXPECT_LE(onprem_->OpenFds().value_or(0), *idle_fds);
+  }
+}
+
+// Lane 1's connection goes through a relay that stops forwarding it (the
+// peer reads nothing of it, its TCP connection stays up) while one flow
+// pushes without end. What the gateway keeps for the lane, sent and not
+// acknowledged, stays within the flow's credit (a fixed 4 MiB window).
+TEST_F(GatewayLaneLossTest, StuckLaneKeepsAtMostTheFlowsCredit) {
+  constexpr uint64_t kSeed = 0x57c;
+  constexpr uint64_t kWindow = 4 * kMiB;
+  Collector<ReceiveResult> received;
+  std::atomic<uint64_t> progress{0};
+  TcpServer sink(DrainHandler(&received, Millis(60'000), kSeed, &progress));
+  ASSERT_TRUE(WriteDefaultPolicies(sink.port()));
+  nlohmann::json cloud = CloudConfig(), onprem = OnpremConfig(1, sink.port());
+  for (nlohmann::json* c : {&onprem, &cloud}) {
+    (*c)["tunnel"]["lanes"] = 2;
+    (*c)["tunnel"]["flow_window_bytes"] = kWindow;
+    (*c)["tunnel"]["flow_window_max_bytes"] = kWindow;
+    (*c)["tunnel"]["keepalive_interval"] = "1s";
+    (*c)["tunnel"]["keepalive_timeout"] = "60s";  // stuck, not dead, for the whole test
+    (*c)["admin"] = {{"listen", "127.0.0.1:0"}};
+  }
+  ASSERT_TRUE(StartCloud(std::move(cloud)));
+  TcpRelay relay(cloud_->tunnel_port());
+  onprem["peers"][0]["address"] = "127.0.0.1:" + std::to_string(relay.port());
+  ASSERT_TRUE(StartOnprem(std::move(onprem)));
+
+  Socket s = Connect(service_port(), After(Millis(10'000)));
+  ASSERT_TRUE(s.valid());
+  SendResult sent;
+  std::thread source([&] {
+    SendOptions options;
+    options.seed = kSeed;
+    options.size = UINT64_MAX;
+    sent = SendPattern(s, options, After(Millis(20'000)));
+  });
+  ASSERT_TRUE(WaitAtLeast(progress, 16 * kMiB, After(Millis(20'000))));
+  ASSERT_TRUE(relay.WaitForConnections(2, After(Millis(10'000))));
+  relay.Blackhole(1);
+  // The flow stalls on the hole lane 1 leaves; sample what lane 1 keeps
+  // for a few seconds.
+  uint64_t most = 0;
+  const Deadline until = After(Millis(4'000));
+  while (Clock::now() < until) {
+    for (const auto& lane : Lanes(*onprem_)) {
+      if (lane["index"] == 1) most = std::max<uint64_t>(most, lane.value("unacked_bytes", uint64_t{0}));
+    }
+    std::this_thread::sleep_for(Millis(50));
+  }
+  ::shutdown(s.fd(), SHUT_RDWR);  // ends the source with an error; the test is about the bound
+  source.join();
+  // The credit, plus one acknowledgement's worth of frames that may already
+  // have been consumed (LaneLedger::kAckEveryFrames full frames) and frame
+  // headers.
+  constexpr uint64_t kBound = kWindow + 16 * 16384 + kWindow / 1000;
+  EXPECT_GT(most, 0u) << "lane 1 never had anything unacknowledged: the relay did not hold it: "
+                       << Lanes(*onprem_).dump();
+  EXPECT_LE(most, kBound) << "lane 1 kept " << most << " bytes unacknowledged";
+  std::cerr << "stuck lane: at most " << most / 1024 << " KiB unacknowledged (bound " << kBound / 1024 << " KiB)\n";
+}
+
+}  // namespace
+}  // namespace braid::integration
