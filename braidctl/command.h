@@ -18,6 +18,8 @@ inline constexpr int kExitUsage = 2;
 void AddPolicyCommands(CLI::App& app, int& exit_code);
 void AddPkiCommands(CLI::App& app, int& exit_code);
 void AddStatusCommands(CLI::App& app, int& exit_code);
+// `lanes list|kill|retire`: a gateway's lanes, through its admin endpoint.
+void AddLanesCommands(CLI::App& app, int& exit_code);
 // The controller's admin commands (token, gateways, policy apply...); call
 // after AddPolicyCommands, whose `policy` group they join.
 void AddControllerCommands(CLI::App& app, int& exit_code);
