@@ -141,9 +141,13 @@ class Lane : public std::enable_shared_from_this<Lane> {
   // Finish closes the connection once everything queued has been written
   // (a GOAWAY, the last frames). Call on the lane's executor.
   void Finish();
-  // Kill closes the connection now and reports it closed (OnLaneClosed)
-  // with `reason`, as a failure would. Call on the lane's executor.
-  void Kill(std::string reason) { Fail(std::move(reason)); }
+  // Kill resets the connection now (what it had not sent is dropped) and
+  // reports it closed (OnLaneClosed) with `reason`, as a failure would.
+  // Call on the lane's executor.
+  void Kill(std::string reason) {
+    if (!closed_) connection_->Abort();
+    Fail(std::move(reason));
+  }
   // RetireWhenDrained closes the lane, reporting it closed as "retired",
   // once everything queued is written and acknowledged. The owner queues
   // nothing new on it meanwhile. Call on the lane's executor.

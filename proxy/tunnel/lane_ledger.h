@@ -20,9 +20,12 @@
 // acknowledged. A flow's DATA is limited by the credit its receiver grants,
 // which it grants only as it hands bytes to its host, and the receiver
 // acknowledges at least every kAckEveryFrames frames and every keepalive
-// tick: so what a ledger keeps is at most the flows' credit plus one ACK's
-// worth of frames. A lane whose peer stops reading keeps at most the
-// credit, since nothing it sends past that is let through.
+// tick: so what a ledger keeps is at most the flows' credit plus what the
+// receiver handed on while its ACK was on the way back (one ACK's worth
+// of frames when ACKs are prompt; more on a lane whose ACK waits behind a
+// long queue, though never more than that lane carried meanwhile). A lane
+// whose peer stops reading keeps at most the credit, since nothing it
+// sends past that is let through.
 //
 // Errors (a peer that breaks the rules, a protocol error of the tunnel):
 // an ACK or LANE_LOST count above the frames written ("acknowledges frames

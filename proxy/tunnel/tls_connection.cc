@@ -195,4 +195,11 @@ void TlsConnection::Close() {
   socket_.close(ignored);
 }
 
+void TlsConnection::Abort() {
+  boost::system::error_code ignored;
+  if (!socket_.is_open()) return;
+  socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket_.close(ignored);
+}
+
 }  // namespace braid::proxy

@@ -100,6 +100,9 @@ class TlsConnection {
 
   // Close shuts the socket down and closes it; idempotent.
   void Close();
+  // Abort closes the socket with a reset (SO_LINGER 0): whatever the kernel
+  // still holds to send is dropped, as when a connection fails.
+  void Abort();
 
   // ErrorText says why the last failed operation failed: the refusal
   // TlsContext recorded (certificate, name, ALPN, the peer's alert), the

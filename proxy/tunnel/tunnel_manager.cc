@@ -335,7 +335,7 @@ asio::awaitable<void> TunnelManager::KeepLaneUp(std::shared_ptr<Tunnel> tunnel, 
       break;
     }
     backoff = std::clamp(backoff * 2, kRedialFirst, kRedialMax);
-    spdlog::warn("tunnel {} to {}: lane {}: {}; dialing again in {} ms", tunnel->id(), copy.name, index, error,
+    spdlog::warn("tunnel {} to {}: lane {}: {}; next attempt in {} ms", tunnel->id(), copy.name, index, error,
                  backoff.count());
   }
   tunnel->EndRedial(index);

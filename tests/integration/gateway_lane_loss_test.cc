@@ -133,16 +133,21 @@ TEST_F(GatewayLaneLossTest, FlowSurvivesSixLaneKillsIncludingItsControlLane) {
   EXPECT_EQ(onprem_->Flows()[0].end, "completed");
   EXPECT_EQ(cloud_->Flows()[0].end, "completed");
 
-  // Each kill loses the lane on both gateways; the dialer redials each.
+  // Each kill loses the lane on both gateways; the dialer redials each (the
+  // last perhaps only after the flow ended).
+  EXPECT_TRUE(WaitAllUp(*onprem_, kLanes, After(Millis(30'000)))) << Lanes(*onprem_).dump();
   EXPECT_GE(Sum(*onprem_, *cloud_, "braid_lanes_lost_total{peer=\"gw-cloud\"}") +
                 Sum(*onprem_, *cloud_, "braid_lanes_lost_total{peer=\"gw-onprem\"}"),
             2.0 * kills);
   EXPECT_GE(Metric(HttpGet(onprem_->AdminPort(), "/metrics").body, "braid_lanes_redialed_total{peer=\"gw-cloud\"}"),
             kills);
-  EXPECT_GT(Sum(*onprem_, *cloud_, "braid_frames_resent_total{peer=\"gw-cloud\"}") +
-                Sum(*onprem_, *cloud_, "braid_frames_resent_total{peer=\"gw-onprem\"}"),
-            0)
-      << "a bulk flow always has frames in flight on the lane it loses";
+  // On loopback the peer has usually read everything a lane wrote by the
+  // time it is killed, so few or no frames need resending here; the stuck
+  // lane below always needs some.
+  std::cerr << "frames resent: "
+            << Sum(*onprem_, *cloud_, "braid_frames_resent_total{peer=\"gw-cloud\"}") +
+                   Sum(*onprem_, *cloud_, "braid_frames_resent_total{peer=\"gw-onprem\"}")
+            << "\n";
   EXPECT_EQ(onprem_->CountInLog("lanes_lost"), 0);
   EXPECT_GE(onprem_->CountInLog("recovered:"), 1);
 }
@@ -197,7 +202,7 @@ TEST_F(GatewayLaneLossTest, NoLaneForTheGracePeriodResetsEveryFlow) {
   ASSERT_TRUE(onprem_->WaitForFlows(2, Millis(10'000)));
   for (const FlowRecord& f : onprem_->Flows()) EXPECT_EQ(f.end, "lanes_lost") << "flow " << f.id;
   EXPECT_TRUE(onprem_->WaitForLog("no lane up for 2000 ms (tunnel.lane_loss_grace)", Millis(5'000)));
-  EXPECT_GE(onprem_->CountInLog("dialing again in"), 1) << "the dialer did not try to redial its lanes";
+  EXPECT_GE(onprem_->CountInLog("next attempt in"), 1) << "the dialer did not try to redial its lanes";
 
   // Memory back to idle: no tunnel, no flow, nothing buffered or granted,
   // the descriptors of the flows and lanes closed.
@@ -217,6 +222,9 @@ TEST_F(GatewayLaneLossTest, NoLaneForTheGracePeriodResetsEveryFlow) {
 // peer reads nothing of it, its TCP connection stays up) while one flow
 // pushes without end. What the gateway keeps for the lane, sent and not
 // acknowledged, stays within the flow's credit (a fixed 4 MiB window).
+// Then the operator kills the stuck lane: the peer, which still sees it up,
+// takes it down on the gateway's LANE_LOST, the frames it never got are
+// resent on lane 0, and the flow moves again.
 TEST_F(GatewayLaneLossTest, StuckLaneKeepsAtMostTheFlowsCredit) {
   constexpr uint64_t kSeed = 0x57c;
   constexpr uint64_t kWindow = 4 * kMiB;
@@ -260,6 +268,16 @@ TEST_F(GatewayLaneLossTest, StuckLaneKeepsAtMostTheFlowsCredit) {
     }
     std::this_thread::sleep_for(Millis(50));
   }
+  const uint64_t stuck_at = progress.load();
+  const std::string tunnel = std::to_string(Json(*onprem_, "/flows")["flows"][0]["tunnel"].get<uint64_t>());
+  HttpReply killed = HttpPost(onprem_->AdminPort(), "/tunnels/" + tunnel + "/lanes/1/kill");
+  EXPECT_EQ(killed.status, 200) << killed.body;
+  EXPECT_TRUE(WaitAtLeast(progress, stuck_at + 8 * kMiB, After(Millis(10'000))))
+      << "the flow did not move again after the stuck lane was killed";
+  const double resent =
+      Metric(HttpGet(onprem_->AdminPort(), "/metrics").body, "braid_frames_resent_total{peer=\"gw-cloud\"}");
+  EXPECT_GE(resent, 1) << "the frames stuck on lane 1 were not resent";
+  EXPECT_TRUE(cloud_->WaitForLog("lane 1 lost (the peer lost it)", Millis(5'000)));
   ::shutdown(s.fd(), SHUT_RDWR);  // ends the source with an error; the test is about the bound
   source.join();
   // The credit, plus one acknowledgement's worth of frames that may already
@@ -269,7 +287,8 @@ TEST_F(GatewayLaneLossTest, StuckLaneKeepsAtMostTheFlowsCredit) {
   EXPECT_GT(most, 0u) << "lane 1 never had anything unacknowledged: the relay did not hold it: "
                        << Lanes(*onprem_).dump();
   EXPECT_LE(most, kBound) << "lane 1 kept " << most << " bytes unacknowledged";
-  std::cerr << "stuck lane: at most " << most / 1024 << " KiB unacknowledged (bound " << kBound / 1024 << " KiB)\n";
+  std::cerr << "stuck lane: at most " << most / 1024 << " KiB unacknowledged (bound " << kBound / 1024
+            << " KiB); " << resent << " frames resent after the kill\n";
 }
 
 }  // namespace

@@ -326,7 +326,8 @@ TEST_F(GatewayProtocolTest, FramesForFlowsNeverOpenedAreProtocolErrors) {
 
 // Framing errors: the lane checks every header as soon as its 16 bytes are
 // in, and the tunnel every payload and where a frame may come. A frame cut
-// short by the peer's close is a lost lane, not a crash.
+// short by the peer's close is a lost lane (its tunnel waits
+// lane_loss_grace for another), not a crash.
 TEST_F(GatewayProtocolTest, MalformedOrMisplacedFramesCloseTheTunnel) {
   // What the fake peer sees, and does, after sending the bytes.
   enum class Then {
@@ -353,7 +354,7 @@ TEST_F(GatewayProtocolTest, MalformedOrMisplacedFramesCloseTheTunnel) {
       {"second LANE_HELLO", Encoded(wire::LaneHello{1, wire::kProtocolVersion, 0, 1, 0, {}}), Then::kGoaway,
        ": protocol error: LANE_HELLO after the lane was set up"},
       {"truncated OPEN", RawHeader(0x02, 0, wire::kOpenFixedPayloadSize, 1, kMiB) + std::string(20, '\0'),
-       Then::kPeerCloses, " closed: lane 0 lost: closed by peer"},
+       Then::kPeerCloses, ": lane 0 lost (closed by peer)"},
   };
   ASSERT_NO_FATAL_FAILURE(StartGateways());
   uint64_t tunnel = 0x7e57'0200;
@@ -389,7 +390,7 @@ TEST_F(GatewayProtocolTest, LaneThatDoesNotSetUpIsRejected) {
   const Case cases[] = {
       {"lane 0 with a wrong binder", 0x7e57'0301,
        [](const FakePeer& peer, uint64_t tunnel) -> wire::Frame {
-         wire::LaneHello hello{tunnel, wire::kProtocolVersion, 0, 1, peer.ExportBinder(tunnel)};
+         wire::LaneHello hello{tunnel, wire::kProtocolVersion, 0, 1, 0, peer.ExportBinder(tunnel)};
          hello.binder[0] ^= 1;
          return hello;
        },

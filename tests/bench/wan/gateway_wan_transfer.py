@@ -50,22 +50,19 @@ def wait_for(predicate, what, timeout=20):
         time.sleep(0.05)
 
 
-def admin_b(path, method="GET"):
-    """gw-b's admin endpoint, from inside namespace B: (status, body)."""
-    code = (f"import urllib.request, urllib.error\n"
-            f"r = urllib.request.Request('http://127.0.0.1:{ADMIN_B}{path}', method='{method}')\n"
-            f"try:\n  a = urllib.request.urlopen(r, timeout=2); print(a.status); print(a.read().decode())\n"
-            f"except urllib.error.HTTPError as e:\n  print(e.code); print(e.read().decode())\n")
-    out = subprocess.run(["ip", "netns", "exec", os.environ["WAN_NS_B"], sys.executable, "-c", code],
+def admin_b(path):
+    """A GET of gw-b's admin endpoint, from inside namespace B: the body."""
+    out = subprocess.run(["ip", "netns", "exec", os.environ["WAN_NS_B"], sys.executable, "-c",
+                          f"import urllib.request; print(urllib.request.urlopen("
+                          f"'http://127.0.0.1:{ADMIN_B}{path}', timeout=2).read().decode())"],
                          capture_output=True, text=True, timeout=10, check=False)
-    status, _, body = out.stdout.partition("\n")
-    return (int(status) if status.isdigit() else 0), body
+    return out.stdout
 
 
 def flows_b():
     """gw-b's /flows."""
     try:
-        return json.loads(admin_b("/flows")[1])["flows"]
+        return json.loads(admin_b("/flows"))["flows"]
     except (ValueError, KeyError):
         return []
 
@@ -73,7 +70,7 @@ def flows_b():
 def metric_b(name):
     """The sum of every series of counter `name` on gw-b."""
     total = 0.0
-    for line in admin_b("/metrics")[1].splitlines():
+    for line in admin_b("/metrics").splitlines():
         if line.startswith(name + "{") or line.startswith(name + " "):
             total += float(line.rsplit(" ", 1)[1])
     return total
@@ -94,6 +91,41 @@ def sink():
         digest.update(data)
         total += len(data)
     print(json.dumps({"bytes": total, "sha256": digest.hexdigest()}), flush=True)
+
+
+def killer(nbytes, kills):
+    """In B: kill a lane of gw-b's tunnel each time another 1/(kills+1) of
+    nbytes has reached the sink (the flow's control lane first, then lanes
+    that are up), polling the admin endpoint; print how many kills were
+    made."""
+    def get(path, method="GET"):
+        req = urllib.request.Request(f"http://127.0.0.1:{ADMIN_B}{path}", method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=2) as answer:
+                return answer.status, answer.read().decode()
+        except OSError:
+            return 0, ""
+    done, deadline = 0, time.monotonic() + DEADLINE_S
+    print("ready", flush=True)
+    while done < kills and time.monotonic() < deadline:
+        try:
+            flows = json.loads(get("/flows")[1])["flows"]
+        except ValueError:
+            flows = []
+        if not flows or flows[0].get("bytes_received", 0) >= nbytes:
+            if flows:
+                break  # all arrived
+            time.sleep(0.02)
+            continue
+        f = flows[0]
+        if f.get("bytes_received", 0) >= nbytes * (done + 1) // (kills + 1):
+            lanes = json.loads(get("/tunnels")[1])["tunnels"][0]["lanes"]
+            up = [lane["index"] for lane in lanes if lane["state"] == "up"]
+            lane = f["control_lane"] if done == 0 else (up[done % len(up)] if up else None)
+            if lane is not None and get(f"/tunnels/{f['tunnel']}/lanes/{lane}/kill", "POST")[0] == 200:
+                done += 1
+        time.sleep(0.02)
+    print(json.dumps({"kills": done}), flush=True)
 
 
 def source(nbytes):
@@ -117,6 +149,8 @@ def main():
         return sink()
     if len(sys.argv) == 3 and sys.argv[1] == "source":
         return source(int(sys.argv[2]))
+    if len(sys.argv) == 4 and sys.argv[1] == "killer":
+        return killer(int(sys.argv[2]), int(sys.argv[3]))
     proxy, braidctl, wanbench, nbytes = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     kills = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     ns_a, ns_b, addr_b = os.environ["WAN_NS_A"], os.environ["WAN_NS_B"], os.environ["WAN_ADDR_B"]
@@ -150,6 +184,12 @@ def main():
                            stdout=open(log_a, "w"), stderr=subprocess.STDOUT))
         wait_for(lambda: "service iperf on" in open(log_a).read(), "gw-a to start")
 
+        kill_p = None
+        if kills:
+            kill_p = netns(ns_b, sys.executable, __file__, "killer", str(nbytes), str(kills), stdout=subprocess.PIPE,
+                           text=True)
+            procs.append(kill_p)
+            assert kill_p.stdout.readline().strip() == "ready"
         src = netns(ns_a, sys.executable, __file__, "source", str(nbytes), stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE, text=True)
         procs.append(src)
@@ -157,21 +197,10 @@ def main():
         sending = threading.Event()
         sending.set()
 
-        killed = [0]
-
         def watch():
             while sending.is_set():
                 for f in flows_b():
                     largest[0] = max(largest[0], f.get("window_bytes", 0))
-                    # The next kill is due once this much has arrived.
-                    due = nbytes * (killed[0] + 1) // (kills + 1)
-                    if killed[0] < kills and f.get("bytes_received", 0) >= due:
-                        lanes = json.loads(admin_b("/tunnels")[1])["tunnels"][0]["lanes"]
-                        up = [lane["index"] for lane in lanes if lane["state"] == "up"]
-                        lane = f["control_lane"] if killed[0] == 0 else up[killed[0] % len(up)] if up else None
-                        if lane is not None and admin_b(f"/tunnels/{f['tunnel']}/lanes/{lane}/kill",
-                                                        "POST")[0] == 200:
-                            killed[0] += 1
                 time.sleep(0.1)
 
         watcher = threading.Thread(target=watch)
@@ -188,6 +217,7 @@ def main():
         src.stdin.flush()
         src.wait(timeout=30)
         received = json.loads(sink_p.stdout.readline())
+        killed = json.loads(kill_p.stdout.readline())["kills"] if kill_p else 0
         wait_for(lambda: " end=" in open(log_b).read(), "gw-b to log the flow's end")
         lanes = re.findall(r"round trip ([0-9.]+) ms: (\d+) lanes", open(log_a).read())
         print("result " + json.dumps({
@@ -195,7 +225,7 @@ def main():
             "window_after_idle": after_idle, "initial_window": INITIAL_WINDOW,
             "first_lane_rtt_ms": float(lanes[0][0]) if lanes else None,
             "lanes": int(lanes[0][1]) if lanes else None,
-            "kills": killed[0], "lanes_lost_b": metric_b("braid_lanes_lost_total"),
+            "kills": killed, "lanes_lost_b": metric_b("braid_lanes_lost_total"),
             "frames_resent_b": metric_b("braid_frames_resent_total"),
             "flows_ended_b": [line for line in open(log_b).read().splitlines() if " end=" in line],
         }), flush=True)

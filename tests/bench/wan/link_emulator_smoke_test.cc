@@ -144,13 +144,15 @@ TEST_F(LinkEmulatorSmokeTest, BraidOverTheLinkGrowsItsWindowAndTakesEightLanes) 
 // every byte arrives (SHA-256), the flow is never reset, and gw-b counts
 // the lanes lost.
 TEST_F(LinkEmulatorSmokeTest, BraidOverTheLinkSurvivesLaneKills) {
-  constexpr int kBytes = 256 << 20, kKills = 6;
+  // Large enough that six kills, each a few admin requests from inside the
+  // namespace, land before the end.
+  constexpr int kBytes = 1 << 30, kKills = 6;
   const nlohmann::json r = RunAcrossLink("gwk" + std::to_string(::getpid()),
                                         std::string(BRAID_SOURCE_DIR) + "/tests/bench/wan/gateway_wan_transfer.py " +
                                             BRAID_PROXY + " " + BRAIDCTL + " " + BRAID_SOURCE_DIR +
                                             "/bench/wan/wanbench.py " + std::to_string(kBytes) + " " +
                                             std::to_string(kKills),
-                                        180);
+                                        240);
   ASSERT_FALSE(r.is_null());
   EXPECT_EQ(r["sent"]["bytes"], kBytes);
   EXPECT_EQ(r["received"]["bytes"], kBytes);
