@@ -10,7 +10,8 @@ defaults (tunnel.lanes = 0, the flow window auto-tuned) except a small
 initial window. One flow carries NBYTES from a source in A through gw-a
 and gw-b to a sink in B, then stays open and idle for a few seconds, then
 ends. Prints one line "result {JSON}": both ends' byte counts and SHA-256,
-the largest receive window gw-b showed during the transfer and the one it
+the time from starting the source until every byte had reached gw-b's host
+(transfer_s, to within the 0.1-0.2 s of polling), the largest receive window gw-b showed during the transfer and the one it
 showed after the idle pause (/flows), and the lane count gw-a's first lane
 decided. With KILLS, gw-b kills one lane of the tunnel (POST
 /tunnels/ID/lanes/N/kill) each time another 1/(KILLS+1) of the data has
@@ -190,6 +191,7 @@ def main():
                            text=True)
             procs.append(kill_p)
             assert kill_p.stdout.readline().strip() == "ready"
+        started = time.monotonic()
         src = netns(ns_a, sys.executable, __file__, "source", str(nbytes), stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE, text=True)
         procs.append(src)
@@ -209,6 +211,7 @@ def main():
         # Everything sent has reached gw-b's host when its flow has handed
         # nbytes to the sink.
         wait_for(lambda: any(f.get("bytes_received", 0) >= nbytes for f in flows_b()), "the data to arrive", 60)
+        transfer_s = time.monotonic() - started
         sending.clear()
         watcher.join()
         time.sleep(IDLE_S)
@@ -225,6 +228,7 @@ def main():
             "window_after_idle": after_idle, "initial_window": INITIAL_WINDOW,
             "first_lane_rtt_ms": float(lanes[0][0]) if lanes else None,
             "lanes": int(lanes[0][1]) if lanes else None,
+            "transfer_s": round(transfer_s, 3),
             "kills": killed, "lanes_lost_b": metric_b("braid_lanes_lost_total"),
             "frames_resent_b": metric_b("braid_frames_resent_total"),
             "flows_ended_b": [line for line in open(log_b).read().splitlines() if " end=" in line],
