@@ -89,6 +89,7 @@ TEST(GatewayConfigTest, DefaultsOfAMinimalConfig) {
   EXPECT_EQ(config->tunnel.handshake_timeout, 10s);
   EXPECT_EQ(config->tunnel.keepalive_interval, 5s);
   EXPECT_EQ(config->tunnel.keepalive_timeout, 15s);
+  EXPECT_EQ(config->tunnel.lane_loss_grace, 10s);
   EXPECT_EQ(config->tunnel.key_update_records, uint64_t{1} << 23);
   EXPECT_EQ(config->tunnel.flow_window_bytes, 4u << 20);
   EXPECT_EQ(config->tunnel.flow_window_max_bytes, 128u << 20);
@@ -111,7 +112,7 @@ TEST(GatewayConfigTest, DefaultsOfAMinimalConfig) {
 TEST(GatewayConfigTest, EveryKeySet) {
   absl::StatusOr<GatewayConfig> config = Parse(Patched(R"({
     "tunnel": {"listen": "[2001:db8::1]:0", "lanes": 256, "idle_timeout": "2m", "handshake_timeout": "500ms",
-               "keepalive_interval": "1s", "keepalive_timeout": "1h", "key_update_records": 1,
+               "keepalive_interval": "1s", "keepalive_timeout": "1h", "lane_loss_grace": "90s", "key_update_records": 1,
                "flow_window_bytes": 65536, "flow_window_max_bytes": 131072, "window_budget_bytes": 0},
     "peers": [{"name": "gw-cloud", "address": "gw-cloud.example.net:4433"},
               {"name": "gw-dr", "address": "[2001:db8::9]:4433"}],
@@ -129,6 +130,7 @@ TEST(GatewayConfigTest, EveryKeySet) {
   EXPECT_EQ(config->tunnel.handshake_timeout, 500ms);
   EXPECT_EQ(config->tunnel.keepalive_interval, 1s);
   EXPECT_EQ(config->tunnel.keepalive_timeout, 1h);
+  EXPECT_EQ(config->tunnel.lane_loss_grace, 90s);
   EXPECT_EQ(config->tunnel.key_update_records, 1u);
   EXPECT_EQ(config->tunnel.flow_window_bytes, 65536u);
   EXPECT_EQ(config->tunnel.flow_window_max_bytes, 131072u);
@@ -260,6 +262,8 @@ const std::vector<ErrorCase>& ErrorCases() {
        "gw.json: tunnel.lanes: 2.5 is not an integer (0-256, 0 = decided at start)"},
       {"idle_timeout_zero", R"({"tunnel": {"idle_timeout": "0s"}})",
        R"(gw.json: tunnel.idle_timeout: "0s": must be greater than zero)"},
+      {"lane_loss_grace_zero", R"({"tunnel": {"lane_loss_grace": "0ms"}})",
+       R"(gw.json: tunnel.lane_loss_grace: "0ms": must be greater than zero)"},
       {"idle_timeout_number", R"({"tunnel": {"idle_timeout": 60}})",
        R"(gw.json: tunnel.idle_timeout: expected a duration string such as "60s", got number)"},
       {"idle_timeout_no_unit", R"({"tunnel": {"idle_timeout": "60"}})",
