@@ -243,6 +243,9 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   bool Usable(uint16_t index) const;
   void RefreshUsable(uint16_t index);
   void ArmGraceTimer();
+  // WatchRecovery ends the tunnel if the peer has not answered our
+  // LANE_LOST for this connection within twice keepalive_timeout.
+  void WatchRecovery(uint16_t index, uint16_t generation);
   asio::awaitable<void> ConnectEgress(std::shared_ptr<Flow> flow, std::string host, uint16_t port,
                                       uint64_t byte_credit, uint64_t seq_credit);
   asio::awaitable<void> OpenTimeout(std::shared_ptr<Flow> flow);

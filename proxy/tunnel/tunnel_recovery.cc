@@ -71,6 +71,7 @@ void Tunnel::LoseLane(uint16_t index, const std::string& reason) {
     env_.redial_lane(shared_from_this(), index);
   }
   if (lanes_live_ == 0) ArmGraceTimer();
+  WatchRecovery(index, generation);
   WakeLaneWaiters();  // flows waiting on the lost lane may fit elsewhere
 }
 
@@ -197,6 +198,24 @@ bool Tunnel::CompleteRecovery(Recovery& r) {
   spdlog::info("tunnel {} to {}: lane {} connection {} recovered: {} frames resent, {} more moved, on lane {}", id_,
                peer_, r.index, r.generation, resent, frames.size() - resent, to);
   return true;
+}
+
+void Tunnel::WatchRecovery(uint16_t index, uint16_t generation) {
+  // A peer that never answers LANE_LOST while lanes are up would leave the
+  // lost lane's flows parked for ever, their control frames held: after
+  // twice keepalive_timeout that is a protocol error, which ends the tunnel
+  // (with no lane up, lane_loss_grace ends it first).
+  const Duration limit = 2 * env_.config->tunnel.keepalive_timeout;
+  auto timer = std::make_shared<asio::steady_timer>(*env_.control, limit);
+  timer->async_wait([self = weak_from_this(), timer, index, generation, limit](boost::system::error_code ec) {
+    auto t = self.lock();
+    if (ec || !t || t->closed_ || t->lanes_live_ == 0) return;
+    const Recovery* r = t->FindRecovery(index, generation);
+    if (r == nullptr || !r->lost_sent || r->peer_received) return;
+    t->ProtocolError(wire::GoawayReason::kProtocolError,
+                     "no LANE_LOST from the peer for lane " + std::to_string(index) + " connection " +
+                         std::to_string(generation) + " within " + std::to_string(limit.count()) + " ms");
+  });
 }
 
 void Tunnel::ArmGraceTimer() {
