@@ -254,7 +254,7 @@ std::vector<LaneSample> AdminServer::LaneSamples() const {
   std::vector<LaneSample> out;
   for (const auto& [key, t] : newest) {
     for (const Tunnel::LaneView& lane : t->Lanes()) {
-      if (lane.up) out.push_back({t->peer(), RoleName(t->role()), lane.index, lane.tcp});
+      if (lane.up) out.push_back({t->peer(), RoleName(t->role()), lane.index, lane.tcp, lane.unacked_bytes});
     }
   }
   return out;

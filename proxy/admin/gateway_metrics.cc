@@ -17,29 +17,33 @@ void RenderGauge(const char* name, const char* help, const Gauge& g, std::string
   out->append(name).append(" ").append(std::to_string(g.value())).append("\n");
 }
 
-// The per-lane metrics: what TCP_INFO says of each lane's connection.
+// The per-lane metrics: what TCP_INFO says of each lane's connection, and
+// what the lane keeps until the peer acknowledges it.
 struct LaneMetric {
   const char* name;
   const char* type;
   const char* help;
-  double (*value)(const TcpStats&);
+  double (*value)(const LaneSample&);
 };
 constexpr LaneMetric kLaneMetrics[] = {
     {"braid_lane_rtt_seconds", "gauge", "Smoothed round trip of each lane's TCP connection (TCP_INFO)",
-     [](const TcpStats& s) { return s.rtt_us / 1e6; }},
+     [](const LaneSample& l) { return l.tcp.rtt_us / 1e6; }},
     {"braid_lane_min_rtt_seconds", "gauge",
      "Lowest round trip each lane's TCP connection has seen: the path without queues",
-     [](const TcpStats& s) { return s.min_rtt_us / 1e6; }},
+     [](const LaneSample& l) { return l.tcp.min_rtt_us / 1e6; }},
     {"braid_lane_cwnd_bytes", "gauge", "Congestion window of each lane's TCP connection (segments x MSS)",
-     [](const TcpStats& s) { return static_cast<double>(uint64_t{s.cwnd_segments} * s.mss); }},
+     [](const LaneSample& l) { return static_cast<double>(uint64_t{l.tcp.cwnd_segments} * l.tcp.mss); }},
     // A counter that starts again from 0 when the lane reconnects (a new
     // TCP connection): rate() reads that as a counter reset.
     {"braid_lane_retransmits_total", "counter",
      "Segments retransmitted by each lane's current TCP connection; restarts from 0 when the lane reconnects",
-     [](const TcpStats& s) { return static_cast<double>(s.retransmits); }},
+     [](const LaneSample& l) { return static_cast<double>(l.tcp.retransmits); }},
     {"braid_lane_delivery_rate_bytes", "gauge",
      "Latest delivery rate of each lane's TCP connection, in bytes per second (the kernel's sample)",
-     [](const TcpStats& s) { return static_cast<double>(s.delivery_rate); }},
+     [](const LaneSample& l) { return static_cast<double>(l.tcp.delivery_rate); }},
+    {"braid_lane_unacked_bytes", "gauge",
+     "Flow frames each lane has sent and keeps until the peer acknowledges them (resent if the lane is lost)",
+     [](const LaneSample& l) { return static_cast<double>(l.unacked_bytes); }},
 };
 
 }  // namespace
@@ -114,7 +118,7 @@ void RenderLaneMetrics(std::span<const LaneSample> lanes, std::string* out) {
   std::vector<Sample> samples;
   for (const LaneMetric& m : kLaneMetrics) {
     samples.clear();
-    for (const LaneSample& l : lanes) samples.push_back({{l.peer, l.role, std::to_string(l.lane)}, m.value(l.tcp)});
+    for (const LaneSample& l : lanes) samples.push_back({{l.peer, l.role, std::to_string(l.lane)}, m.value(l)});
     RenderSamples(m.name, m.help, m.type, kLabels, samples, out);
   }
 }

@@ -65,6 +65,7 @@ struct LaneSample {
   std::string role;  // its tunnel's: dialer or acceptor
   uint16_t lane;
   TcpStats tcp;
+  uint64_t unacked_bytes = 0;  // LaneLedger: sent, kept until acknowledged
 };
 
 // RenderLaneMetrics appends the per-lane TCP metrics (braid_lane_rtt_seconds

@@ -109,6 +109,8 @@ void ExpectLaneSeries(const std::string& metrics, const std::string& peer, const
     EXPECT_GT(Metric(metrics, "braid_lane_cwnd_bytes" + labels), 0) << labels;
     EXPECT_GE(Metric(metrics, "braid_lane_retransmits_total" + labels), 0) << labels;
     EXPECT_GE(Metric(metrics, "braid_lane_delivery_rate_bytes" + labels), 0) << labels;
+    // -1 when absent: present, and never below zero.
+    EXPECT_GE(Metric(metrics, "braid_lane_unacked_bytes" + labels), 0) << labels;
   }
   EXPECT_THAT(metrics, HasSubstr("# TYPE braid_lane_retransmits_total counter\n"));
   EXPECT_EQ(Metric(metrics, "braid_flow_window_budget_limit_bytes"), static_cast<double>(kGatewayBudget));
