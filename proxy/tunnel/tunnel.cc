@@ -41,8 +41,7 @@ std::vector<Tunnel::LaneView> Tunnel::Lanes() const {
   for (size_t i = 0; i < lanes_.size(); ++i) {
     const LaneSlot& s = lanes_[i];
     const bool up = s.lane != nullptr && !closed_;
-    const bool parked = std::any_of(recoveries_.begin(), recoveries_.end(),
-                                    [&](const Recovery& r) { return r.index == i; });
+    const bool parked = Parked(static_cast<uint16_t>(i));
     const std::string_view state = !up ? (parked ? "recovering" : "down")
                                    : s.retiring ? "retiring"
                                    : parked     ? "recovering"
@@ -116,7 +115,11 @@ bool Tunnel::StartRedial(uint16_t index) {
 bool Tunnel::Usable(uint16_t index) const {
   const LaneSlot& slot = lanes_[index];
   if (!slot.lane || slot.retiring) return false;
-  return std::none_of(recoveries_.begin(), recoveries_.end(), [&](const Recovery& r) { return r.index == index; });
+  return !Parked(index);
+}
+
+bool Tunnel::Parked(uint16_t index) const {
+  return std::any_of(recoveries_.begin(), recoveries_.end(), [&](const Recovery& r) { return r.index == index; });
 }
 
 void Tunnel::RefreshUsable(uint16_t index) { loads_[index].usable = Usable(index); }

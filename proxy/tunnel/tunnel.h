@@ -232,6 +232,7 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   // The oldest recovery of lane `index`, or null: while there is one the
   // lane is parked.
   Recovery* ParkedBy(uint16_t index);
+  bool Parked(uint16_t index) const;
   // SendLaneLosts queues our LANE_LOST for every recovery whose remains are
   // in, on any lane up.
   void SendLaneLosts();
