@@ -91,7 +91,12 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const G
         absl::StrCat("cannot set up the event loops (io_uring; rebuild with -DBRAID_ASIO_IO_URING=OFF for epoll): ",
                      e.what()));
   }
-  TunnelEnv env{config, &gw->policy_, &gw->workers_->control(), nullptr, &gw->metrics_, nullptr, nullptr, nullptr};
+  // The manager fills in the rest (limits, callbacks, the window budget).
+  TunnelEnv env;
+  env.config = config;
+  env.policy = &gw->policy_;
+  env.control = &gw->workers_->control();
+  env.metrics = &gw->metrics_;
   gw->tunnels_ = std::make_unique<TunnelManager>(*gw->workers_, env, *std::move(tls), cores);
 
   // Bind every socket now, so that a port in use fails the start.

@@ -38,8 +38,11 @@ namespace braid::wire {
 // ALPN "braid/1" selects this version; LANE_HELLO repeats it so that a lane
 // can be diagnosed without the TLS layer.
 // Version 2 added per-lane acknowledgement (ACK), lane-loss recovery
-// (LANE_LOST) and the lane generation in LANE_HELLO.
-inline constexpr uint16_t kProtocolVersion = 2;
+// (LANE_LOST) and the lane generation in LANE_HELLO. Version 3 added
+// make-before-break rotation: a LANE_HELLO for a lane whose connection is up
+// retires that connection instead of replacing it at once, and ROTATE lets
+// the acceptor ask for it.
+inline constexpr uint16_t kProtocolVersion = 3;
 
 inline constexpr size_t kHeaderSize = 16;
 // TLS 1.3 records carry at most 2^14 plaintext bytes: one frame, one record.
@@ -53,6 +56,7 @@ inline constexpr size_t kOpenFixedPayloadSize = 44;
 inline constexpr size_t kOpenOkPayloadSize = 4;
 inline constexpr size_t kCreditPayloadSize = 8;
 inline constexpr size_t kLaneLostPayloadSize = 8;
+inline constexpr size_t kRotatePayloadSize = 8;
 // Host names in OPEN: 1..253 bytes of [A-Za-z0-9._-].
 inline constexpr size_t kMaxNameLength = 253;
 // Rule ids in OPEN_REFUSED are truncated to this many bytes by the encoder.
@@ -75,14 +79,15 @@ enum class FrameType : uint8_t {
   kGoaway = 0x0b,
   kAck = 0x0c,
   kLaneLost = 0x0d,
+  kRotate = 0x0e,
 };
 inline constexpr uint8_t kMinFrameType = 0x01;
-inline constexpr uint8_t kMaxFrameType = 0x0d;
+inline constexpr uint8_t kMaxFrameType = 0x0e;
 
 // IsCounted: whether a frame of this type is numbered on its lane, kept by
 // the sender until the peer acknowledges it, and resent if the lane is lost.
 // These are the flow frames (OPEN to CREDIT); the tunnel's own frames
-// (LANE_HELLO, PING, PONG, GOAWAY, ACK, LANE_LOST) mean something only on
+// (LANE_HELLO, PING, PONG, GOAWAY, ACK, LANE_LOST, ROTATE) mean something only on
 // the lane, or at the moment, they are sent.
 inline constexpr bool IsCounted(FrameType type) {
   return type >= FrameType::kOpen && type <= FrameType::kCredit;
@@ -270,9 +275,19 @@ struct LaneLost {
   friend bool operator==(const LaneLost&, const LaneLost&) = default;
 };
 
+// ROTATE: the acceptor asks the dialer to replace connection `generation`
+// of lane `lane_index` with a new one, make-before-break (the acceptor
+// cannot dial). Only the acceptor sends it; a dialer whose connection of
+// that lane is another one by now ignores it.
+struct Rotate {
+  uint16_t lane_index = 0;
+  uint16_t generation = 0;
+  friend bool operator==(const Rotate&, const Rotate&) = default;
+};
+
 // Frame: one decoded frame. The alternative index is the frame type - 1.
 using Frame = std::variant<LaneHello, Open, OpenOk, OpenRefused, Data, Fin, Rst, Credit,
-                           Ping, Pong, Goaway, Ack, LaneLost>;
+                           Ping, Pong, Goaway, Ack, LaneLost, Rotate>;
 
 static_assert(std::variant_size_v<Frame> == kMaxFrameType, "one alternative per frame type");
 
@@ -295,6 +310,7 @@ inline constexpr std::string_view FrameTypeName(FrameType type) {
     case FrameType::kGoaway: return "GOAWAY";
     case FrameType::kAck: return "ACK";
     case FrameType::kLaneLost: return "LANE_LOST";
+    case FrameType::kRotate: return "ROTATE";
   }
   return "UNKNOWN";
 }

@@ -62,9 +62,12 @@ GatewayMetrics::GatewayMetrics()
                  {"limit"}),
       tunnels_up("braid_tunnels_up", "Tunnels up, per peer gateway", {"peer"}),
       lanes_up("braid_lanes_up", "Lanes (TLS connections) up, per peer gateway", {"peer"}),
-      lanes_lost("braid_lanes_lost_total", "Lane connections lost (reset, timed out, killed or retired), per peer",
+      lanes_lost("braid_lanes_lost_total", "Lane connections lost (reset, timed out or killed), per peer",
                  {"peer"}),
       lanes_redialed("braid_lanes_redialed_total", "Lane connections that replaced a lost one, per peer", {"peer"}),
+      lanes_retired("braid_lanes_retired_total",
+                    "Lane connections retired and replaced make-before-break (operator, ROTATE, key limit), per peer",
+                    {"peer"}),
       frames_resent("braid_frames_resent_total", "Frames resent on another lane after a lane loss, per peer",
                     {"peer"}),
       peer_bytes("braid_peer_bytes_total",
@@ -89,6 +92,7 @@ void GatewayMetrics::RenderPrometheus(std::string* out) const {
   RenderGauges(lanes_up, out);
   RenderCounters(lanes_lost, out);
   RenderCounters(lanes_redialed, out);
+  RenderCounters(lanes_retired, out);
   RenderCounters(frames_resent, out);
   RenderCounters(peer_bytes, out);
   RenderCounters(lane_bytes, out);

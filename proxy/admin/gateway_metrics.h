@@ -38,6 +38,7 @@ struct GatewayMetrics {
   Family<Gauge> lanes_up;          // peer
   Family<Counter> lanes_lost;      // peer: lane connections lost (not closed by a GOAWAY)
   Family<Counter> lanes_redialed;  // peer: lane connections that replaced a lost one
+  Family<Counter> lanes_retired;   // peer: lane connections retired make-before-break
   Family<Counter> frames_resent;   // peer: frames resent after a lane loss
   Family<Counter> peer_bytes;      // peer, direction
   Family<Counter> lane_bytes;      // peer, lane, direction

@@ -135,7 +135,7 @@ class GatewayConfigParser {
   void ParseTunnel(const json& root) {
     const json* tunnel = Section(root, "tunnel", true,
                                  {"listen", "lanes", "idle_timeout", "handshake_timeout", "keepalive_interval",
-                                  "keepalive_timeout", "lane_loss_grace", "key_update_records", "flow_window_bytes",
+                                  "keepalive_timeout", "lane_loss_grace", "key_update_records", "key_limit", "flow_window_bytes",
                                   "flow_window_max_bytes", "window_budget_bytes", "advertise"});
     if (tunnel == nullptr) return;
     TunnelConfig& t = out_->tunnel;
@@ -175,6 +175,17 @@ class GatewayConfigParser {
     With(*tunnel, at, "key_update_records", false, [&](const json& v, const JsonPath& p) {
       uint64_t n = 0;
       if (r_->ReadInteger(v, p, 1, kMaxKeyUpdateRecords, &n, "at most 2^24")) t.key_update_records = n;
+    });
+    With(*tunnel, at, "key_limit", false, [&](const json& v, const JsonPath& p) {
+      std::string mode;
+      if (!r_->ReadString(v, p, &mode)) return;
+      if (mode == "key_update") {
+        t.key_limit = TunnelConfig::KeyLimit::kKeyUpdate;
+      } else if (mode == "rotate") {
+        t.key_limit = TunnelConfig::KeyLimit::kRotate;
+      } else {
+        r_->Error(p, absl::StrCat(ConfigReader::Quoted(v), " is not a key limit action (key_update or rotate)"));
+      }
     });
     With(*tunnel, at, "flow_window_bytes", false, [&](const json& v, const JsonPath& p) {
       uint64_t n = 0;

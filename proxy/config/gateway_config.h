@@ -46,6 +46,12 @@ struct TunnelConfig {
   // until then it redials and its flows wait.
   Duration lane_loss_grace{10'000};
   uint64_t key_update_records = uint64_t{1} << 23;  // send a KeyUpdate before this many records
+  // What a lane does about key_update_records: a TLS KeyUpdate (the
+  // default), or, for a peer path that should not see KeyUpdate, a new
+  // connection made before the old one breaks (retired at half the limit;
+  // one that reaches the limit is closed as failed, never sealing more).
+  enum class KeyLimit { kKeyUpdate, kRotate };
+  KeyLimit key_limit = KeyLimit::kKeyUpdate;
   // Per-flow receive window (credit, and the reassembly bound) each way:
   // where it starts, and the most it grows to on a long link.
   uint32_t flow_window_bytes = 4u << 20;

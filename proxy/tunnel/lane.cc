@@ -22,7 +22,7 @@ Lane::Lane(std::unique_ptr<TlsConnection> connection, uint16_t index, Options op
       wake_(connection_->get_executor(), asio::steady_timer::time_point::max()),
       keepalive_(connection_->get_executor()),
       last_read_(std::chrono::steady_clock::now()) {
-  connection_->set_key_update_records(options_.key_update_records);
+  connection_->set_key_update_records(options_.key_update_records, !options_.rotate_at_key_limit);
   connection_->UseLargeInput();
 }
 
@@ -304,6 +304,12 @@ asio::awaitable<void> Lane::WriteLoop() {
       key_updates = connection_->key_updates();
       spdlog::debug("lane {}: TLS KeyUpdate sent ({} so far, {} records sealed)", index_, key_updates,
                     connection_->records_sealed());
+    }
+    if (options_.rotate_at_key_limit && !key_limit_told_ &&
+        connection_->records_sealed() >= options_.key_update_records / 2) {
+      key_limit_told_ = true;
+      const uint16_t index = index_, generation = options_.generation;
+      ToOwner([index, generation](LaneOwner& o) { o.OnLaneKeyLimit(index, generation); });
     }
     write_started_ = std::chrono::steady_clock::now();
     boost::system::error_code ec = co_await connection_->Flush();

@@ -89,6 +89,9 @@ class LaneOwner {
   // The lane's connection is gone (peer closed, error, Kill, retired). Never
   // called twice. Every frame the lane received was handed over before.
   virtual void OnLaneClosed(uint16_t lane, uint16_t generation, std::string reason) = 0;
+  // Half of the key usage limit is used (Options::rotate_at_key_limit):
+  // the owner should replace the connection. Called once.
+  virtual void OnLaneKeyLimit(uint16_t lane, uint16_t generation) = 0;
 };
 
 // What a lost lane leaves: its ledger (what it received, what it wrote and
@@ -116,6 +119,10 @@ class Lane : public std::enable_shared_from_this<Lane> {
   struct Options {
     wire::Role role;  // this gateway's role in the tunnel, for frame checks
     uint64_t key_update_records;
+    // tunnel.key_limit "rotate": no KeyUpdate; at half of
+    // key_update_records the owner is asked to replace the connection
+    // (OnLaneKeyLimit), and at the limit it fails.
+    bool rotate_at_key_limit = false;
     std::chrono::milliseconds keepalive_interval;
     std::chrono::milliseconds keepalive_timeout;
     // Which connection of this lane index it is (LANE_HELLO's generation).
@@ -210,6 +217,7 @@ class Lane : public std::enable_shared_from_this<Lane> {
   bool closed_ = false;
   bool finishing_ = false;
   bool retiring_ = false;
+  bool key_limit_told_ = false;
 };
 
 }  // namespace braid::proxy

@@ -43,6 +43,8 @@
 #include <string_view>
 #include <vector>
 
+#include "braid/wire.h"
+
 namespace braid::proxy {
 
 class LaneLedger {
@@ -102,6 +104,10 @@ std::string_view AckStatusName(LaneLedger::AckStatus status);
 // IsCountedFrame: whether an encoded frame (header first) is numbered on
 // its lane (wire::IsCounted of its type).
 bool IsCountedFrame(std::string_view frame);
+// IsDataFrame: whether an encoded frame is DATA.
+inline bool IsDataFrame(std::string_view frame) {
+  return !frame.empty() && static_cast<uint8_t>(frame[0]) == static_cast<uint8_t>(wire::FrameType::kData);
+}
 
 }  // namespace braid::proxy
 

@@ -151,6 +151,11 @@ asio::awaitable<boost::system::error_code> TlsConnection::ReadExactly(std::span<
 bool TlsConnection::Seal(std::string_view bytes) {
   while (!bytes.empty()) {
     if (records_since_key_update_ >= key_update_records_) {
+      if (!key_updates_allowed_) {
+        error_ = "key usage limit reached (" + std::to_string(key_update_records_) +
+                 " records, tunnel.key_update_records) and KeyUpdate is off (tunnel.key_limit)";
+        return false;
+      }
       // Queued in BoringSSL, sent ahead of the next record.
       if (SSL_key_update(ssl_.get(), SSL_KEY_UPDATE_NOT_REQUESTED) != 1) {
         RecordError(0);

@@ -109,7 +109,13 @@ class TlsConnection {
   // TLS error, or `ec`'s message.
   std::string ErrorText(const boost::system::error_code& ec) const;
 
-  void set_key_update_records(uint64_t records) { key_update_records_ = records; }
+  // Before the write key seals `records` records, Seal queues a KeyUpdate;
+  // with `update` false it fails instead ("key usage limit reached"): the
+  // owner replaces the connection before that (tunnel.key_limit "rotate").
+  void set_key_update_records(uint64_t records, bool update = true) {
+    key_update_records_ = records;
+    key_updates_allowed_ = update;
+  }
   uint64_t key_updates() const { return key_updates_; }
   uint64_t records_sealed() const { return records_sealed_; }
 
@@ -138,6 +144,7 @@ class TlsConnection {
   uint64_t records_since_key_update_ = 0;
   uint64_t records_sealed_ = 0;
   uint64_t key_updates_ = 0;
+  bool key_updates_allowed_ = true;
 };
 
 }  // namespace braid::proxy

@@ -31,6 +31,7 @@ Tunnel::Tunnel(TunnelEnv env, wire::Role role, std::string peer, uint64_t id, ui
       lanes_up_(env_.metrics->lanes_up.With({peer_})),
       lanes_lost_(env_.metrics->lanes_lost.With({peer_})),
       lanes_redialed_(env_.metrics->lanes_redialed.With({peer_})),
+      lanes_retired_(env_.metrics->lanes_retired.With({peer_})),
       frames_resent_(env_.metrics->frames_resent.With({peer_})),
       grace_timer_(*env_.control),
       window_budget_(std::make_shared<WindowBudget>(env_.config->tunnel.window_budget_bytes, env_.window_budget)),
@@ -41,11 +42,10 @@ std::vector<Tunnel::LaneView> Tunnel::Lanes() const {
   for (size_t i = 0; i < lanes_.size(); ++i) {
     const LaneSlot& s = lanes_[i];
     const bool up = s.lane != nullptr && !closed_;
-    const bool parked = Parked(static_cast<uint16_t>(i));
-    const std::string_view state = !up ? (parked ? "recovering" : "down")
-                                   : s.retiring ? "retiring"
-                                   : parked     ? "recovering"
-                                                : "up";
+    const Recovery* parked = ParkedBy(static_cast<uint16_t>(i));
+    const std::string_view state = parked == nullptr ? (up ? "up" : "down")
+                                   : parked->draining ? "retiring"
+                                                      : "recovering";
     out.push_back(LaneView{static_cast<uint16_t>(i), up, state, s.generation, up ? s.lane->unacked_bytes() : 0,
                            s.queued, s.rtt_us, s.lane ? s.lane->bytes_sent() : 0,
                            s.lane ? s.lane->bytes_received() : 0, s.lane ? s.lane->tcp_stats() : TcpStats{}});
@@ -68,17 +68,16 @@ std::chrono::microseconds Tunnel::RoundTrip() const {
   return std::chrono::microseconds(rtt_us);
 }
 
-void Tunnel::AttachLane(std::shared_ptr<Lane> lane) {
+void Tunnel::Attach(std::shared_ptr<Lane> lane, bool replaces_retired) {
   const uint16_t index = lane->index();
   LaneSlot& slot = lanes_[index];
   slot.lane = lane;
   slot.generation = lane->generation();
   slot.next_generation = std::max<uint16_t>(slot.next_generation, lane->generation() + 1);
-  slot.retiring = false;
   ++lanes_live_;
   ++grace_generation_;  // a lane is up: no grace period runs
   grace_timer_.cancel();
-  if (lane->generation() != 0) {
+  if (lane->generation() != 0 && !replaces_retired) {
     lanes_redialed_.Add();
     spdlog::info("tunnel {} to {}: lane {} up again (connection {})", id_, peer_, index, lane->generation());
   }
@@ -112,16 +111,6 @@ bool Tunnel::StartRedial(uint16_t index) {
   return true;
 }
 
-bool Tunnel::Usable(uint16_t index) const {
-  const LaneSlot& slot = lanes_[index];
-  if (!slot.lane || slot.retiring) return false;
-  return !Parked(index);
-}
-
-bool Tunnel::Parked(uint16_t index) const {
-  return std::any_of(recoveries_.begin(), recoveries_.end(), [&](const Recovery& r) { return r.index == index; });
-}
-
 void Tunnel::RefreshUsable(uint16_t index) { loads_[index].usable = Usable(index); }
 
 void Tunnel::SetLaneCount(uint16_t count) {
@@ -137,9 +126,9 @@ uint16_t Tunnel::HomeLane(uint32_t flow_id) const {
   // id / 2 walks every lane in turn; id mod lanes would use only the odd
   // lanes of a dialer with an even lane count.
   const uint16_t home = static_cast<uint16_t>((flow_id / 2) % lanes_.size());
-  if (Usable(home)) return home;
+  if (Steady(home)) return home;
   for (uint16_t i = 0; i < lanes_.size(); ++i) {
-    if (Usable(i)) return i;
+    if (Steady(i)) return i;
   }
   // None usable: the frames wait for the home lane (in its pending list
   // before the first lane is up, in its recovery when it was lost).
@@ -148,8 +137,11 @@ uint16_t Tunnel::HomeLane(uint32_t flow_id) const {
 
 void Tunnel::Enqueue(size_t lane, std::string frame) {
   if (Recovery* parked = ParkedBy(static_cast<uint16_t>(lane))) {
-    // Behind the frames being recovered (they are resent first).
-    if (IsCountedFrame(frame)) return parked->held.push_back(std::move(frame));
+    // Behind the frames being recovered (they are resent first). DATA is
+    // ordered by its sequence numbers, not by its lane: on a new connection
+    // it need not wait.
+    const bool data_may_go = lanes_[lane].lane && IsDataFrame(frame);
+    if (IsCountedFrame(frame) && !data_may_go) return parked->held.push_back(std::move(frame));
   }
   // The tunnel's own frames mean something only on the connection they
   // were meant for.
@@ -372,6 +364,22 @@ void Tunnel::HandleFrame(const wire::Frame& frame, uint16_t lane) {
     peer_going_away_ = true;
   } else if (const auto* lost = std::get_if<wire::LaneLost>(&frame)) {
     HandleLaneLost(*lost);
+  } else if (const auto* rotate = std::get_if<wire::Rotate>(&frame)) {
+    if (role_ == wire::Role::kAcceptor) {
+      return ProtocolError(wire::GoawayReason::kProtocolError, "ROTATE from the dialer");
+    }
+    if (rotate->lane_index >= lanes_.size()) {
+      return ProtocolError(wire::GoawayReason::kProtocolError,
+                           "ROTATE for lane " + std::to_string(rotate->lane_index) + ": the tunnel has " +
+                               std::to_string(lanes_.size()) + " lanes");
+    }
+    // A request about a connection that is gone, or already being
+    // replaced, is late: nothing to do.
+    if (HasLane(rotate->lane_index) && lanes_[rotate->lane_index].generation == rotate->generation &&
+        !Parked(rotate->lane_index)) {
+      const std::string why = RetireLane(rotate->lane_index);
+      if (!why.empty()) spdlog::info("tunnel {} to {}: ROTATE of lane {}: {}", id_, peer_, rotate->lane_index, why);
+    }
   } else if (std::holds_alternative<wire::LaneHello>(frame)) {
     ProtocolError(wire::GoawayReason::kProtocolError, "LANE_HELLO after the lane was set up");
   }
@@ -582,6 +590,9 @@ void Tunnel::Close(CloseReason reason, const std::string& why, bool goaway) {
   closed_ = true;
   idle_timer_.cancel();
   grace_timer_.cancel();
+  for (Recovery& r : recoveries_) {
+    if (r.lane) asio::post(r.lane->executor(), [lane = r.lane] { lane->Close(); });
+  }
   recoveries_.clear();
   if (lanes_attached_ > 0) tunnels_up_.Sub();
   lanes_up_.Sub(lanes_live_);
@@ -624,7 +635,12 @@ void Tunnel::OnLaneProtocolError(uint16_t lane, std::string detail) {
 void Tunnel::OnLaneClosed(uint16_t lane, uint16_t generation, std::string reason) {
   if (closed_) return;
   LaneSlot& slot = lanes_[lane];
-  if (!slot.lane || slot.generation != generation) return;  // already taken off (LoseLane)
+  if (!slot.lane || slot.generation != generation) {
+    // A retired connection that has drained (or failed while draining).
+    Recovery* r = FindRecovery(lane, generation);
+    if (r != nullptr && r->draining) CollectRemains(*r, reason);
+    return;  // else already taken off (LoseLane)
+  }
   if (!peer_going_away_ || !reason.starts_with(Lane::kClosedByPeer)) return LoseLane(lane, reason);
   // After its GOAWAY the peer closes each lane once everything queued on it
   // was written, so a lane's end follows its last frame. Only when every

@@ -4,15 +4,25 @@
 // their own worker. The tunnel is the only place that knows both: it picks a
 // lane for every frame (striping), dispatches what lanes receive to flows,
 // and enforces the protocol rules that span lanes (flow ids, credit, the
-// ReassemblyBuffer's checks). Any protocol error, and the loss of any lane,
-// ends the whole tunnel: its flows are reset, never silently truncated,
-// because a frame in flight on a dead lane is a hole in some flow's stream.
+// ReassemblyBuffer's checks). Any protocol error ends the whole tunnel: its
+// flows are reset, never silently truncated.
 //
 // Striping: each flow's StripeScheduler picks the lane of its DATA frames
 // (proxy/stripe/stripe_scheduler.h); the tunnel gives it the lanes' loads
 // (lane_loads(): up or not, bytes queued, kLaneHighWatermark), keeps them
 // current as frames are queued and written, and wakes the flows that wait
 // for room when a lane drains or comes up.
+//
+// Lane loss (tunnel_recovery.cc; docs/protocol.md, "Lane loss"): each lane
+// keeps what it sent until the peer acknowledges it. A lost connection is
+// taken off its slot into a Recovery; the two sides exchange LANE_LOST
+// counts and each resends what the other is missing on one lane that is
+// up. Until then the lane is "parked": the control frames of the flows
+// whose control lane it is wait in the recovery, so none overtakes a
+// recovered one (DATA, ordered by sequence numbers, goes on). Retiring a
+// lane is the same without surprise: its new connection is attached first
+// (ReplaceLane), the old one drains, closes, and is recovered like a loss.
+// Only with no lane up for `lane_loss_grace` does the tunnel end.
 //
 // Lifecycle: created on demand by the TunnelManager; after `idle_timeout`
 // with no flows the dialer sends GOAWAY and closes the lanes.
@@ -57,6 +67,11 @@ struct TunnelEnv {
   // after it was lost (the manager redials with backoff until it is up or
   // the tunnel closes).
   std::function<void(std::shared_ptr<Tunnel>, uint16_t index)> redial_lane;
+  // Dialer only: called on the control worker to dial a new connection of
+  // lane `index` while connection `generation` is still up, and hand it to
+  // ReplaceLane (make-before-break rotation). The manager gives up if the
+  // dial fails while the old connection is still up.
+  std::function<void(std::shared_ptr<Tunnel>, uint16_t index, uint16_t generation)> rotate_lane;
   // The gateway-wide budget for flow window growth (control worker only);
   // each tunnel's own budget nests in it.
   std::shared_ptr<WindowBudget> window_budget;
@@ -119,7 +134,9 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   struct LaneView {
     uint16_t index;
     bool up;
-    std::string_view state;  // "up", "retiring", "recovering", "down"
+    // "up"; "retiring": up on a new connection while the old one drains;
+    // "recovering": what a lost connection carried is being resent; "down".
+    std::string_view state;
     uint16_t generation;
     uint64_t unacked_bytes;  // sent, kept until the peer acknowledges them
     uint64_t queued_bytes;  // handed to the lane or waiting, not yet written
@@ -136,11 +153,16 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
 
   // AttachLane adds a lane whose LANE_HELLO was verified and starts it.
   // Requires !HasLane(lane->index()).
-  void AttachLane(std::shared_ptr<Lane> lane);
+  void AttachLane(std::shared_ptr<Lane> lane) { Attach(std::move(lane), /*replaces_retired=*/false); }
+  // ReplaceLane attaches a new connection of a lane that is up, and retires
+  // the old one: nothing new is sent on it, and it closes once what was
+  // sent on it is acknowledged (make-before-break). Requires
+  // HasLane(lane->index()).
+  void ReplaceLane(std::shared_ptr<Lane> lane);
   // KillLane closes lane `index` now, as a failure would: its frames are
-  // recovered and (dialer) it is redialed. RetireLane stops sending on it,
-  // then closes it once the peer has acknowledged everything sent on it.
-  // Both return "" or why not.
+  // recovered and (dialer) it is redialed. RetireLane replaces its
+  // connection make-before-break: the dialer dials the new one, the
+  // acceptor asks the dialer to (ROTATE). Both return "" or why not.
   std::string KillLane(uint16_t index, const std::string& why);
   std::string RetireLane(uint16_t index);
   // OpenIngressFlow carries a host connection that this gateway's SFT
@@ -175,6 +197,7 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   void OnLaneWritten(uint16_t lane, uint16_t generation, size_t bytes) override;
   void OnLaneProtocolError(uint16_t lane, std::string detail) override;
   void OnLaneClosed(uint16_t lane, uint16_t generation, std::string reason) override;
+  void OnLaneKeyLimit(uint16_t lane, uint16_t generation) override;
 
  private:
   struct LaneSlot {
@@ -184,7 +207,6 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
     uint64_t queued = 0;               // pending or posted to the lane, not yet written
     std::vector<std::string> pending;  // waiting for the next Flush
     int64_t rtt_us = -1;               // round-trip time from the last PONG
-    bool retiring = false;             // RetireLane: no new frames
     bool redialing = false;            // a redial is running
     // The generations most recently lost and recovered, newest last: a
     // LANE_HELLO or a second LANE_LOST for one of them is refused. A ring,
@@ -205,12 +227,13 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
     }
   };
 
-  // Recovery: one lost lane connection, until what the peer did not get is
-  // resent (see the top of this file).
+  // Recovery: one lost or retired lane connection, until what the peer did
+  // not get is resent (see the top of this file).
   struct Recovery {
     uint16_t index = 0;
     uint16_t generation = 0;
     std::shared_ptr<Lane> lane;             // until its remains arrive
+    bool draining = false;                  // retired, still up: no remains asked yet
     std::optional<LaneRemains> remains;     // ours
     std::optional<uint64_t> peer_received;  // from the peer's LANE_LOST
     bool lost_sent = false;                 // our LANE_LOST is queued
@@ -225,14 +248,25 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   void HandleFrame(const wire::Frame& frame, uint16_t lane);
   void HandleOpen(const wire::Open& open, uint16_t lane);
   void HandleLaneLost(const wire::LaneLost& lost);
+  void Attach(std::shared_ptr<Lane> lane, bool replaces_retired);
   // LoseLane detaches lane `index`'s connection and starts its recovery.
   void LoseLane(uint16_t index, const std::string& reason);
+  // Detach takes lane `index`'s connection off its slot into a new
+  // recovery, with the frames queued for it and not yet handed over.
+  Recovery& Detach(uint16_t index);
+  // CollectRemains closes a recovery's connection (if it is not yet) and
+  // asks it for its remains (OnLaneRemains).
+  void CollectRemains(Recovery& recovery, const std::string& reason);
+  // WatchDrain kills a retired connection that has not drained within
+  // keepalive_timeout (its peer stopped acknowledging).
+  void WatchDrain(uint16_t index, uint16_t generation);
   void OnLaneRemains(uint16_t index, uint16_t generation, LaneRemains remains);
   Recovery* FindRecovery(uint16_t index, uint16_t generation);
   // The oldest recovery of lane `index`, or null: while there is one the
   // lane is parked.
+  const Recovery* ParkedBy(uint16_t index) const;
   Recovery* ParkedBy(uint16_t index);
-  bool Parked(uint16_t index) const;
+  bool Parked(uint16_t index) const { return ParkedBy(index) != nullptr; }
   // SendLaneLosts queues our LANE_LOST for every recovery whose remains are
   // in, on any lane up.
   void SendLaneLosts();
@@ -240,8 +274,11 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   // that has both counts and a lane to go on.
   void CompleteRecoveries();
   bool CompleteRecovery(Recovery& recovery);
-  // Usable: up, not parked, not retiring: the schedulers may pick it.
-  bool Usable(uint16_t index) const;
+  // Usable: up: the schedulers may put DATA on it. Steady: up and not
+  // parked: control frames go out at once, so new flows' control lanes
+  // and recovered frames go there.
+  bool Usable(uint16_t index) const { return lanes_[index].lane != nullptr; }
+  bool Steady(uint16_t index) const { return Usable(index) && !Parked(index); }
   void RefreshUsable(uint16_t index);
   void ArmGraceTimer();
   // WatchRecovery ends the tunnel if the peer has not answered our
@@ -296,6 +333,7 @@ class Tunnel final : public LaneOwner, public std::enable_shared_from_this<Tunne
   std::vector<Recovery> recoveries_;  // in the order the lanes were lost
   Counter& lanes_lost_;
   Counter& lanes_redialed_;
+  Counter& lanes_retired_;
   Counter& frames_resent_;
   asio::steady_timer grace_timer_;
   uint64_t grace_generation_ = 0;

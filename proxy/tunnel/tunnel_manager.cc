@@ -65,6 +65,7 @@ Lane::Options LaneOptions(const TunnelConfig& cfg, wire::Role role, GatewayMetri
   const std::string lane = std::to_string(index);
   return Lane::Options{role,
                        cfg.key_update_records,
+                       cfg.key_limit == TunnelConfig::KeyLimit::kRotate,
                        cfg.keepalive_interval,
                        cfg.keepalive_timeout,
                        generation,
@@ -97,7 +98,10 @@ TunnelManager::TunnelManager(WorkerPool& workers, TunnelEnv env, std::shared_ptr
       cores_(cores) {
   env_.on_closed = [this](uint64_t id) { OnTunnelClosed(id); };
   env_.redial_lane = [this](std::shared_ptr<Tunnel> tunnel, uint16_t index) {
-    asio::co_spawn(*env_.control, KeepLaneUp(std::move(tunnel), index), asio::detached);
+    asio::co_spawn(*env_.control, KeepLaneUp(std::move(tunnel), index, std::nullopt), asio::detached);
+  };
+  env_.rotate_lane = [this](std::shared_ptr<Tunnel> tunnel, uint16_t index, uint16_t generation) {
+    asio::co_spawn(*env_.control, KeepLaneUp(std::move(tunnel), index, generation), asio::detached);
   };
   env_.limits = &limits_;
   env_.window_budget = std::make_shared<WindowBudget>(env_.config->limits.window_budget_bytes);
@@ -308,30 +312,45 @@ asio::awaitable<void> TunnelManager::Dial(std::shared_ptr<Tunnel> tunnel, PeerCo
   // The other lanes in parallel; lane 0's session ticket lets them resume.
   // A lane that fails is dialed again, as one lost later would be.
   for (uint16_t i = 1; i < tunnel->lane_count(); ++i) {
-    if (tunnel->StartRedial(i)) asio::co_spawn(*env_.control, KeepLaneUp(tunnel, i), asio::detached);
+    if (tunnel->StartRedial(i)) asio::co_spawn(*env_.control, KeepLaneUp(tunnel, i, std::nullopt), asio::detached);
   }
 }
 
-asio::awaitable<void> TunnelManager::KeepLaneUp(std::shared_ptr<Tunnel> tunnel, uint16_t index) {
+asio::awaitable<void> TunnelManager::KeepLaneUp(std::shared_ptr<Tunnel> tunnel, uint16_t index,
+                                                std::optional<uint16_t> replacing) {
   std::chrono::milliseconds backoff{0};
   asio::steady_timer timer(*env_.control);
+  // Whether the connection to replace is still the lane's: if it was lost
+  // meanwhile, this is a plain redial.
+  auto replaces = [&] {
+    return replacing && tunnel->HasLane(index) && tunnel->LaneGeneration(index) == *replacing;
+  };
   for (;;) {
     if (backoff.count() > 0) {
       timer.expires_after(backoff);
       co_await timer.async_wait(kAsTuple);
     }
     const PeerConfig* peer = env_.config->FindPeer(tunnel->peer());
-    if (tunnel->closed() || tunnel->going_away() || tunnel->HasLane(index) || peer == nullptr) break;
+    if (tunnel->closed() || tunnel->going_away() || peer == nullptr) break;
+    if (tunnel->HasLane(index) && !replaces()) break;
     const PeerConfig copy = *peer;  // the config may be replaced while we dial
     const uint16_t generation = tunnel->NextGeneration(index);
     std::string error;
     std::shared_ptr<Lane> lane = co_await DialLane(tunnel, copy, index, generation, &error);
     if (lane) {
-      if (tunnel->closed() || tunnel->HasLane(index) || tunnel->WasLost(index, generation)) {
+      if (tunnel->closed() || tunnel->WasLost(index, generation) || (tunnel->HasLane(index) && !replaces())) {
         asio::post(lane->executor(), [lane] { lane->Close(); });
+      } else if (tunnel->HasLane(index)) {
+        tunnel->ReplaceLane(lane);
       } else {
         tunnel->AttachLane(lane);
       }
+      break;
+    }
+    if (replaces()) {
+      // The connection it was to replace is still up and keeps the lane.
+      spdlog::warn("tunnel {} to {}: lane {}: no connection to replace connection {}: {}", tunnel->id(), copy.name,
+                   index, *replacing, error);
       break;
     }
     backoff = std::clamp(backoff * 2, kRedialFirst, kRedialMax);
@@ -486,11 +505,8 @@ void TunnelManager::BindLane(std::string peer, wire::LaneHello hello, std::share
     }
     if (hello.lane_count != tunnel->lane_count()) return reject("lane count does not fit the tunnel");
     if (tunnel->WasLost(hello.lane_index, hello.generation)) return reject("that connection of the lane was lost");
-    if (tunnel->HasLane(hello.lane_index)) {
-      if (tunnel->LaneGeneration(hello.lane_index) == hello.generation) return reject("lane already attached");
-      // The dialer redials a lane only once it has lost it: the connection
-      // we still see up is dead.
-      tunnel->KillLane(hello.lane_index, "replaced by the peer's new connection");
+    if (tunnel->HasLane(hello.lane_index) && tunnel->LaneGeneration(hello.lane_index) == hello.generation) {
+      return reject("lane already attached");
     }
   }
   std::string out;
@@ -500,7 +516,14 @@ void TunnelManager::BindLane(std::string peer, wire::LaneHello hello, std::share
     frames.push_back(std::move(out));
     lane->Send(std::move(frames));
   });
-  tunnel->AttachLane(lane);
+  // A new connection of a lane that is up replaces it make-before-break:
+  // the old one drains. If the dialer had lost it instead, its LANE_LOST
+  // follows on the new connection at once and ends the draining.
+  if (tunnel->HasLane(hello.lane_index)) {
+    tunnel->ReplaceLane(lane);
+  } else {
+    tunnel->AttachLane(lane);
+  }
 }
 
 void TunnelManager::OnTunnelClosed(uint64_t id) {

@@ -13,8 +13,9 @@
 
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,8 +73,12 @@ class TunnelManager {
                                                   uint16_t index, uint16_t generation, std::string* error);
   // KeepLaneUp dials lane `index` of `tunnel` (again, after a loss) until
   // it is up, with backoff from kRedialFirst to kRedialMax; it gives up when
-  // the tunnel closes or goes away, or the peer leaves the config.
-  asio::awaitable<void> KeepLaneUp(std::shared_ptr<Tunnel> tunnel, uint16_t index);
+  // the tunnel closes or goes away, or the peer leaves the config. With
+  // `replacing`, it dials once a connection to replace that one of the lane
+  // (Tunnel::ReplaceLane), and if that one is lost meanwhile, redials as
+  // after a loss.
+  asio::awaitable<void> KeepLaneUp(std::shared_ptr<Tunnel> tunnel, uint16_t index,
+                                   std::optional<uint16_t> replacing);
   static constexpr std::chrono::milliseconds kRedialFirst{100};
   static constexpr std::chrono::milliseconds kRedialMax{5'000};
   // ServeLane runs on a lane worker, with the config and identity current

@@ -2,6 +2,7 @@
 // loss"; the overview is at the top of tunnel.h). Every function here runs
 // on the control worker.
 #include <algorithm>
+#include <utility>
 
 #include "proxy/tunnel/tunnel.h"
 #include "proxy/wire/frame_codec.h"
@@ -16,63 +17,67 @@ Tunnel::Recovery* Tunnel::FindRecovery(uint16_t index, uint16_t generation) {
   return nullptr;
 }
 
-Tunnel::Recovery* Tunnel::ParkedBy(uint16_t index) {
-  for (Recovery& r : recoveries_) {
+const Tunnel::Recovery* Tunnel::ParkedBy(uint16_t index) const {
+  for (const Recovery& r : recoveries_) {
     if (r.index == index) return &r;
   }
   return nullptr;
 }
 
-void Tunnel::LoseLane(uint16_t index, const std::string& reason) {
+Tunnel::Recovery* Tunnel::ParkedBy(uint16_t index) {
+  return const_cast<Recovery*>(std::as_const(*this).ParkedBy(index));
+}
+
+Tunnel::Recovery& Tunnel::Detach(uint16_t index) {
   LaneSlot& slot = lanes_[index];
-  std::shared_ptr<Lane> lane = std::move(slot.lane);
+  Recovery& recovery = recoveries_.emplace_back();
+  recovery.index = index;
+  recovery.generation = slot.generation;
+  recovery.lane = std::move(slot.lane);
   slot.lane = nullptr;
-  slot.retiring = false;
+  // Flow frames queued for the connection and never handed to it come
+  // after its own (resent first); the tunnel's own frames meant something
+  // only on it.
+  for (std::string& frame : slot.pending) {
+    if (IsCountedFrame(frame)) recovery.held.push_back(std::move(frame));
+  }
+  slot.pending.clear();
   slot.queued = 0;
   PublishLoad(index);
   lanes_up_.Sub();
-  lanes_lost_.Add();
   --lanes_live_;
-  // A retired lane's recovery began when it was retired; its flows' frames
-  // are already held there.
-  Recovery* recovery = FindRecovery(index, slot.generation);
-  if (recovery == nullptr) {
-    recovery = &recoveries_.emplace_back();
-    recovery->index = index;
-    recovery->generation = slot.generation;
-  }
-  recovery->lane = lane;
-  // Flow frames queued for the lane and never handed to it come after the
-  // lane's own and before anything held since.
-  std::vector<std::string> held;
-  for (std::string& frame : slot.pending) {
-    if (IsCountedFrame(frame)) held.push_back(std::move(frame));
-  }
-  slot.pending.clear();
-  held.insert(held.end(), std::make_move_iterator(recovery->held.begin()),
-              std::make_move_iterator(recovery->held.end()));
-  recovery->held = std::move(held);
   RefreshUsable(index);
+  return recovery;
+}
+
+void Tunnel::LoseLane(uint16_t index, const std::string& reason) {
+  lanes_lost_.Add();
+  Recovery& recovery = Detach(index);
   spdlog::warn("tunnel {} to {}: lane {} lost ({}); recovering its frames on the other lanes", id_, peer_, index,
                reason);
+  CollectRemains(recovery, reason);
+  if (role_ == wire::Role::kDialer && env_.redial_lane && StartRedial(index)) {
+    env_.redial_lane(shared_from_this(), index);
+  }
+  if (lanes_live_ == 0) ArmGraceTimer();
+  WakeLaneWaiters();  // flows waiting on the lost lane may fit elsewhere
+}
+
+void Tunnel::CollectRemains(Recovery& recovery, const std::string& reason) {
+  recovery.draining = false;
   // The lane stops reading before it is asked for its remains, so the count
   // of frames it received (which the peer resends from) is final, and every
   // one of them reaches OnLaneFrames before the remains arrive (the lane's
   // worker posts to this one in order).
-  const uint16_t generation = slot.generation;
-  asio::post(lane->executor(), [lane, self = weak_from_this(), exec = env_.control->get_executor(), index,
-                                generation, reason] {
+  asio::post(recovery.lane->executor(), [lane = recovery.lane, self = weak_from_this(),
+                                         exec = env_.control->get_executor(), index = recovery.index,
+                                         generation = recovery.generation, reason] {
     lane->Kill(reason);
     asio::post(exec, [self, index, generation, remains = lane->TakeRemains()]() mutable {
       if (auto t = self.lock()) t->OnLaneRemains(index, generation, std::move(remains));
     });
   });
-  if (role_ == wire::Role::kDialer && env_.redial_lane && StartRedial(index)) {
-    env_.redial_lane(shared_from_this(), index);
-  }
-  if (lanes_live_ == 0) ArmGraceTimer();
-  WatchRecovery(index, generation);
-  WakeLaneWaiters();  // flows waiting on the lost lane may fit elsewhere
+  WatchRecovery(recovery.index, recovery.generation);
 }
 
 void Tunnel::OnLaneRemains(uint16_t index, uint16_t generation, LaneRemains remains) {
@@ -135,6 +140,9 @@ void Tunnel::HandleLaneLost(const wire::LaneLost& lost) {
     }
   }
   if (recovery->peer_received) return ProtocolError(wire::GoawayReason::kProtocolError, which + ": sent twice");
+  // A connection we retired, still draining, that the peer lost: it will
+  // not drain any more.
+  if (recovery->draining) CollectRemains(*recovery, "the peer lost it");
   recovery->peer_received = lost.received;
   CompleteRecoveries();
 }
@@ -161,14 +169,14 @@ bool Tunnel::CompleteRecovery(Recovery& r) {
   // Where the frames go: the lane itself if it is up again (and this is its
   // last loss), else the usable lane with the least queued.
   int target = -1;
-  const bool own_up = lanes_[r.index].lane && !lanes_[r.index].retiring &&
+  const bool own_up = lanes_[r.index].lane &&
                       std::count_if(recoveries_.begin(), recoveries_.end(),
                                     [&](const Recovery& o) { return o.index == r.index; }) == 1;
   if (own_up) {
     target = r.index;
   } else {
     for (uint16_t i = 0; i < lanes_.size(); ++i) {
-      if (Usable(i) && (target < 0 || lanes_[i].queued < lanes_[target].queued)) target = i;
+      if (Steady(i) && (target < 0 || lanes_[i].queued < lanes_[target].queued)) target = i;
     }
   }
   if (target < 0) return false;  // when a lane comes up
@@ -241,24 +249,65 @@ std::string Tunnel::KillLane(uint16_t index, const std::string& why) {
 std::string Tunnel::RetireLane(uint16_t index) {
   if (closed_) return "the tunnel is closed";
   if (index >= lanes_.size() || !lanes_[index].lane) return "lane " + std::to_string(index) + " is not up";
-  LaneSlot& slot = lanes_[index];
-  if (slot.retiring) return "lane " + std::to_string(index) + " is already retiring";
-  if (!Usable(index)) return "lane " + std::to_string(index) + " is recovering";
-  const auto usable = std::count_if(lanes_.begin(), lanes_.end(), [&](const LaneSlot& s) {
-    return Usable(static_cast<uint16_t>(&s - lanes_.data()));
-  });
-  if (usable < 2) return "lane " + std::to_string(index) + " is the only usable lane: kill it instead";
-  // Parked from now on: the flows it carries hold their control frames
-  // until what it sent is acknowledged and it closes, then go on another
-  // lane (CompleteRecovery).
-  slot.retiring = true;
-  Recovery& recovery = recoveries_.emplace_back();
-  recovery.index = index;
-  recovery.generation = slot.generation;
-  RefreshUsable(index);
-  spdlog::info("tunnel {} to {}: retiring lane {}", id_, peer_, index);
-  asio::post(slot.lane->executor(), [lane = slot.lane] { lane->RetireWhenDrained(); });
+  if (const Recovery* r = ParkedBy(index)) {
+    return "lane " + std::to_string(index) + (r->draining ? " is already retiring" : " is recovering");
+  }
+  const uint16_t generation = lanes_[index].generation;
+  if (role_ == wire::Role::kAcceptor) {
+    // Only the dialer dials: ask it. Its new connection's LANE_HELLO
+    // retires this one (ReplaceLane).
+    std::string out;
+    if (Encode(wire::Rotate{index, generation}, &out)) EnqueueUp(index, std::move(out));
+    spdlog::info("tunnel {} to {}: lane {}: asked the peer to replace connection {}", id_, peer_, index, generation);
+    return "";
+  }
+  if (!env_.rotate_lane || !StartRedial(index)) return "lane " + std::to_string(index) + " is being dialed";
+  spdlog::info("tunnel {} to {}: lane {}: dialing a connection to replace connection {}", id_, peer_, index,
+               generation);
+  env_.rotate_lane(shared_from_this(), index, generation);
   return "";
+}
+
+void Tunnel::ReplaceLane(std::shared_ptr<Lane> lane) {
+  const uint16_t index = lane->index();
+  // Parked from now on: the flows whose control lane this is hold their
+  // control frames until the old connection has drained, closed and been
+  // recovered (normally nothing is left to resend), then send them on the
+  // new one, in order. DATA goes on the new connection at once.
+  Recovery& old = Detach(index);
+  old.draining = true;
+  lanes_retired_.Add();
+  spdlog::info("tunnel {} to {}: lane {}: connection {} replaces connection {}, which drains", id_, peer_, index,
+               lane->generation(), old.generation);
+  // The dialer closes the old connection once the acceptor has
+  // acknowledged everything it sent there; the acceptor waits for that (or
+  // the LANE_LOST that says the dialer lost it). Were the acceptor to close
+  // it too, it could do so before the dialer has taken the new connection
+  // in, which the dialer would see as a loss.
+  if (role_ == wire::Role::kDialer) {
+    asio::post(old.lane->executor(), [old_lane = old.lane] { old_lane->RetireWhenDrained(); });
+  }
+  WatchDrain(index, old.generation);
+  Attach(std::move(lane), /*replaces_retired=*/true);
+}
+
+void Tunnel::WatchDrain(uint16_t index, uint16_t generation) {
+  const Duration limit = env_.config->tunnel.keepalive_timeout;
+  auto timer = std::make_shared<asio::steady_timer>(*env_.control, limit);
+  timer->async_wait([self = weak_from_this(), timer, index, generation, limit](boost::system::error_code ec) {
+    auto t = self.lock();
+    if (ec || !t || t->closed_) return;
+    Recovery* r = t->FindRecovery(index, generation);
+    if (r == nullptr || !r->draining) return;
+    t->CollectRemains(*r, "not drained within " + std::to_string(limit.count()) + " ms");
+  });
+}
+
+void Tunnel::OnLaneKeyLimit(uint16_t lane, uint16_t generation) {
+  if (closed_ || !lanes_[lane].lane || lanes_[lane].generation != generation) return;
+  const std::string why = RetireLane(lane);
+  spdlog::info("tunnel {} to {}: lane {} connection {} reached half its key usage limit: {}", id_, peer_, lane,
+               generation, why.empty() ? "retiring it" : why);
 }
 
 }  // namespace braid::proxy

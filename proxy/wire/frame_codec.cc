@@ -15,7 +15,7 @@ using namespace layout;
 
 bool IsTunnelFrame(FrameType type) {
   return type == FrameType::kLaneHello || type == FrameType::kPing || type == FrameType::kPong ||
-         type == FrameType::kAck || type == FrameType::kLaneLost;
+         type == FrameType::kAck || type == FrameType::kLaneLost || type == FrameType::kRotate;
 }
 
 bool IsZero(std::string_view bytes) {
@@ -53,6 +53,7 @@ LengthRule LengthRuleFor(FrameType type) {
     case FrameType::kRst:
     case FrameType::kGoaway: return {0, wire::kMaxTextLength};
     case FrameType::kLaneLost: return {wire::kLaneLostPayloadSize, wire::kLaneLostPayloadSize};
+    case FrameType::kRotate: return {wire::kRotatePayloadSize, wire::kRotatePayloadSize};
     case FrameType::kFin:
     case FrameType::kPing:
     case FrameType::kPong:
@@ -241,6 +242,13 @@ DecodeError ParsePayload(const FrameHeader& h, std::string_view p, wire::Frame* 
     case FrameType::kLaneLost: {
       wire::LaneLost f{be::Load16(p.data()), be::Load16(p.data() + 2), h.value};
       if (be::Load32(p.data() + 4) != 0) return DecodeError::kReservedNotZero;
+      if (f.lane_index >= wire::kMaxLanes) return DecodeError::kBadLaneHello;
+      *out = f;
+      return DecodeError::kNone;
+    }
+    case FrameType::kRotate: {
+      wire::Rotate f{be::Load16(p.data()), be::Load16(p.data() + 2)};
+      if (h.value != 0 || be::Load32(p.data() + 4) != 0) return DecodeError::kReservedNotZero;
       if (f.lane_index >= wire::kMaxLanes) return DecodeError::kBadLaneHello;
       *out = f;
       return DecodeError::kNone;

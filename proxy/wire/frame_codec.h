@@ -103,6 +103,7 @@ void EncodeHeader(const wire::FrameHeader& header, std::span<char, wire::kHeader
 [[nodiscard]] bool Encode(const wire::Goaway& frame, std::string* out);
 [[nodiscard]] bool Encode(const wire::Ack& frame, std::string* out);
 [[nodiscard]] bool Encode(const wire::LaneLost& frame, std::string* out);
+[[nodiscard]] bool Encode(const wire::Rotate& frame, std::string* out);
 [[nodiscard]] bool EncodeFrame(const wire::Frame& frame, std::string* out);
 
 // IsValidTargetName: 1..kMaxNameLength bytes of [A-Za-z0-9._-].

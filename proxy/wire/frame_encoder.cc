@@ -186,6 +186,15 @@ bool Encode(const wire::LaneLost& f, std::string* out) {
   return true;
 }
 
+bool Encode(const wire::Rotate& f, std::string* out) {
+  if (f.lane_index >= wire::kMaxLanes) return false;
+  AppendHeader(out, FrameType::kRotate, 0, 0, wire::kRotatePayloadSize);
+  be::Append16(out, f.lane_index);
+  be::Append16(out, f.generation);
+  be::Append32(out, 0);
+  return true;
+}
+
 bool EncodeFrame(const wire::Frame& frame, std::string* out) {
   return std::visit([out](const auto& f) { return Encode(f, out); }, frame);
 }

@@ -134,6 +134,8 @@ TEST_F(GatewayProtocolTest, MalformedOrMisplacedFramesCloseTheTunnel) {
       {"OPEN with a bad target name", BadNameOpen(), Then::kGoaway, ": protocol error: bad target name"},
       {"second LANE_HELLO", Encoded(wire::LaneHello{1, wire::kProtocolVersion, 0, 1, 0, {}}), Then::kGoaway,
        ": protocol error: LANE_HELLO after the lane was set up"},
+      // Only the acceptor asks for a lane's rotation: the dialer dials.
+      {"ROTATE from the dialer", Encoded(wire::Rotate{0, 0}), Then::kGoaway, ": protocol error: ROTATE from the dialer"},
       {"truncated OPEN", RawHeader(0x02, 0, wire::kOpenFixedPayloadSize, 1, kMiB) + std::string(20, '\0'),
        Then::kPeerCloses, ": lane 0 lost (closed by peer)"},
   };

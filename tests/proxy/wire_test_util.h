@@ -103,6 +103,8 @@ inline std::vector<wire::Frame> SampleFrames() {
   frames.push_back(wire::Ack{.received = ~0ULL});
   frames.push_back(wire::LaneLost{.lane_index = 3, .generation = 65535, .received = 1234567});
   frames.push_back(wire::LaneLost{.lane_index = 255, .generation = 0, .received = 0});
+  frames.push_back(wire::Rotate{.lane_index = 7, .generation = 65535});
+  frames.push_back(wire::Rotate{.lane_index = 255, .generation = 0});
   return frames;
 }
 

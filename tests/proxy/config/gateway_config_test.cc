@@ -91,6 +91,7 @@ TEST(GatewayConfigTest, DefaultsOfAMinimalConfig) {
   EXPECT_EQ(config->tunnel.keepalive_timeout, 15s);
   EXPECT_EQ(config->tunnel.lane_loss_grace, 10s);
   EXPECT_EQ(config->tunnel.key_update_records, uint64_t{1} << 23);
+  EXPECT_EQ(config->tunnel.key_limit, TunnelConfig::KeyLimit::kKeyUpdate);
   EXPECT_EQ(config->tunnel.flow_window_bytes, 4u << 20);
   EXPECT_EQ(config->tunnel.flow_window_max_bytes, 128u << 20);
   EXPECT_EQ(config->tunnel.window_budget_bytes, uint64_t{256} << 20);
@@ -113,7 +114,7 @@ TEST(GatewayConfigTest, EveryKeySet) {
   absl::StatusOr<GatewayConfig> config = Parse(Patched(R"({
     "tunnel": {"listen": "[2001:db8::1]:0", "lanes": 256, "idle_timeout": "2m", "handshake_timeout": "500ms",
                "keepalive_interval": "1s", "keepalive_timeout": "1h", "lane_loss_grace": "90s", "key_update_records": 1,
-               "flow_window_bytes": 65536, "flow_window_max_bytes": 131072, "window_budget_bytes": 0},
+               "key_limit": "rotate", "flow_window_bytes": 65536, "flow_window_max_bytes": 131072, "window_budget_bytes": 0},
     "peers": [{"name": "gw-cloud", "address": "gw-cloud.example.net:4433"},
               {"name": "gw-dr", "address": "[2001:db8::9]:4433"}],
     "services": [{"name": "pg", "listen": "127.0.0.1:0", "peer": "gw-cloud", "target": "db.internal:5432"},
@@ -132,6 +133,7 @@ TEST(GatewayConfigTest, EveryKeySet) {
   EXPECT_EQ(config->tunnel.keepalive_timeout, 1h);
   EXPECT_EQ(config->tunnel.lane_loss_grace, 90s);
   EXPECT_EQ(config->tunnel.key_update_records, 1u);
+  EXPECT_EQ(config->tunnel.key_limit, TunnelConfig::KeyLimit::kRotate);
   EXPECT_EQ(config->tunnel.flow_window_bytes, 65536u);
   EXPECT_EQ(config->tunnel.flow_window_max_bytes, 131072u);
   EXPECT_EQ(config->tunnel.window_budget_bytes, 0u);
@@ -284,6 +286,10 @@ const std::vector<ErrorCase>& ErrorCases() {
        "gw.json: tunnel.key_update_records: 0 is out of range (1-16777216, at most 2^24)"},
       {"key_update_records_too_many", R"({"tunnel": {"key_update_records": 16777217}})",
        "gw.json: tunnel.key_update_records: 16777217 is out of range (1-16777216, at most 2^24)"},
+      {"key_limit_unknown", R"({"tunnel": {"key_limit": "rekey"}})",
+       R"(gw.json: tunnel.key_limit: "rekey" is not a key limit action (key_update or rotate))"},
+      {"key_limit_not_a_string", R"({"tunnel": {"key_limit": true}})",
+       "gw.json: tunnel.key_limit: expected a string, got boolean"},
       {"flow_window_too_small", R"({"tunnel": {"flow_window_bytes": 65535}})",
        "gw.json: tunnel.flow_window_bytes: 65535 is out of range (65536-1073741824, 64 KiB - 1 GiB)"},
       {"flow_window_too_big", R"({"tunnel": {"flow_window_bytes": 1073741825}})",
