@@ -5,9 +5,9 @@
 //   lanes kill TUNNEL LANE      close the lane now, as a failure would: its
 //                               unacknowledged frames are resent on the
 //                               other lanes and the dialing side redials it
-//   lanes retire TUNNEL LANE    stop sending new frames on it, close it once
-//                               the peer acknowledged what it sent (then it
-//                               is redialed)
+//   lanes retire TUNNEL LANE    replace its connection make-before-break:
+//                               a new one takes the lane, then the old one
+//                               drains and closes
 //
 // kill and retire print the gateway's answer and exit 0 only on its 200;
 // any refusal (409 with the gateway's reason, 404 for an unknown tunnel) or
@@ -140,8 +140,8 @@ void AddLanesCommands(CLI::App& app, int& exit_code) {
                    "on the other lanes and it is redialed",
                    exit_code);
   AddActionCommand(lanes, "retire",
-                   "Stop sending on lane LANE of tunnel TUNNEL and close it once the peer acknowledged what it sent; "
-                   "it is redialed",
+                   "Replace the connection of lane LANE of tunnel TUNNEL make-before-break: a new connection takes "
+                   "the lane, then the old one drains and closes",
                    exit_code);
 }
 

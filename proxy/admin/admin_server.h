@@ -10,8 +10,8 @@
 //   POST /tunnels/ID/lanes/N/kill    closes lane N of tunnel ID now, as a
 //                  failure would (its frames are recovered, the dialer
 //                  redials it); 409 with the reason when it cannot
-//   POST /tunnels/ID/lanes/N/retire  stops sending on the lane, and closes
-//                  it once the peer has acknowledged everything sent on it
+//   POST /tunnels/ID/lanes/N/retire  replaces the lane's connection
+//                  make-before-break (Tunnel::RetireLane)
 //
 // Plain HTTP/1.1 with keep-alive and no authentication: it is meant for
 // loopback (the default), like Envoy's admin port. It lives on the control
