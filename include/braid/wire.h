@@ -86,11 +86,13 @@ inline constexpr uint8_t kMaxFrameType = 0x0e;
 
 // IsCounted: whether a frame of this type is numbered on its lane, kept by
 // the sender until the peer acknowledges it, and resent if the lane is lost.
-// These are the flow frames (OPEN to CREDIT); the tunnel's own frames
-// (LANE_HELLO, PING, PONG, GOAWAY, ACK, LANE_LOST, ROTATE) mean something only on
-// the lane, or at the moment, they are sent.
+// These are the flow frames (OPEN to CREDIT) and LANE_LOST, which must
+// arrive exactly once even if the lane it went on is lost in its turn: a
+// side that never learns the peer's count can never resend. The tunnel's
+// other frames (LANE_HELLO, PING, PONG, GOAWAY, ACK, ROTATE) mean something
+// only on the lane, or at the moment, they are sent.
 inline constexpr bool IsCounted(FrameType type) {
-  return type >= FrameType::kOpen && type <= FrameType::kCredit;
+  return (type >= FrameType::kOpen && type <= FrameType::kCredit) || type == FrameType::kLaneLost;
 }
 
 // No flag is defined in version 1: every flags byte must be zero.

@@ -256,17 +256,21 @@ bool Lane::SealQueued(size_t* frame_bytes) {
   while (!queue_.empty() && taken < kMaxFlushBytes) {
     std::string frame = queue_.Pop();
     taken += frame.size();
+    bool sealed = true;
     if (stage_.size() + frame.size() > wire::kMaxFrameSize) {
-      if (!connection_->Seal(stage_)) return false;
+      sealed = connection_->Seal(stage_);
       stage_.clear();
     }
-    if (frame.size() >= kSealAlone && stage_.empty()) {
-      if (!connection_->Seal(frame)) return false;
-    } else {
+    if (sealed && frame.size() >= kSealAlone && stage_.empty()) {
+      sealed = connection_->Seal(frame);
+    } else if (sealed) {
       stage_.append(frame);
     }
-    // Kept, uncopied, until the peer acknowledges it.
+    // Kept, uncopied, until the peer acknowledges it. Also when sealing
+    // failed (the key usage limit, a TLS error): the lane fails, and the
+    // frame, taken off the queue, must be among what it leaves to resend.
     ledger_.OnWritten(std::move(frame));
+    if (!sealed) return false;
   }
   unacked_bytes_.store(ledger_.kept_bytes(), std::memory_order_relaxed);
   if (!stage_.empty()) {

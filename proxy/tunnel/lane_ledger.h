@@ -1,7 +1,7 @@
 // LaneLedger: what one lane connection has sent and received, so that the
 // loss of the connection loses no frame.
 //
-// Flow frames (wire::IsCounted: OPEN to CREDIT) are numbered on each lane
+// Flow frames and LANE_LOST (wire::IsCounted) are numbered on each lane
 // connection in the order they are written, from 0, separately in each
 // direction. Each side counts those it receives and tells the peer with a
 // cumulative ACK on the same lane; the sender keeps every frame it wrote

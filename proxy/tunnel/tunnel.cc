@@ -373,10 +373,8 @@ void Tunnel::HandleFrame(const wire::Frame& frame, uint16_t lane) {
                            "ROTATE for lane " + std::to_string(rotate->lane_index) + ": the tunnel has " +
                                std::to_string(lanes_.size()) + " lanes");
     }
-    // A request about a connection that is gone, or already being
-    // replaced, is late: nothing to do.
-    if (HasLane(rotate->lane_index) && lanes_[rotate->lane_index].generation == rotate->generation &&
-        !Parked(rotate->lane_index)) {
+    // A request about a connection that is gone is late: nothing to do.
+    if (HasLane(rotate->lane_index) && lanes_[rotate->lane_index].generation == rotate->generation) {
       const std::string why = RetireLane(rotate->lane_index);
       if (!why.empty()) spdlog::info("tunnel {} to {}: ROTATE of lane {}: {}", id_, peer_, rotate->lane_index, why);
     }

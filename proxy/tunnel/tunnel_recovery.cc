@@ -164,22 +164,34 @@ void Tunnel::CompleteRecoveries() {
 }
 
 bool Tunnel::CompleteRecovery(Recovery& r) {
-  if (!r.remains || !r.peer_received) return false;
+  // Our own LANE_LOST must be on its way first: the peer completes its side
+  // only with our count.
+  if (!r.remains || !r.peer_received || !r.lost_sent) return false;
   if (ParkedBy(r.index) != &r) return false;  // an older loss of the same lane first
-  // Where the frames go: the lane itself if it is up again (and this is its
-  // last loss), else the usable lane with the least queued.
+  // A later connection of the same lane that is being recovered too
+  // (lost, or retired, before this one was done): these frames go ahead of
+  // its held ones and wait with them. Its own frames are DATA only (control
+  // frames were held here meanwhile), so nothing is reordered, and a frame
+  // resent now on a lane that could fail in its turn would come out behind
+  // the control frames that lane holds.
+  Recovery* next = nullptr;
+  for (Recovery& o : recoveries_) {
+    if (&o != &r && o.index == r.index) {
+      next = &o;
+      break;
+    }
+  }
+  // Else where the frames go: the lane itself if it is up again, else the
+  // steady lane with the least queued.
   int target = -1;
-  const bool own_up = lanes_[r.index].lane &&
-                      std::count_if(recoveries_.begin(), recoveries_.end(),
-                                    [&](const Recovery& o) { return o.index == r.index; }) == 1;
-  if (own_up) {
+  if (next == nullptr && lanes_[r.index].lane) {
     target = r.index;
-  } else {
+  } else if (next == nullptr) {
     for (uint16_t i = 0; i < lanes_.size(); ++i) {
       if (Steady(i) && (target < 0 || lanes_[i].queued < lanes_[target].queued)) target = i;
     }
+    if (target < 0) return false;  // when a lane comes up
   }
-  if (target < 0) return false;  // when a lane comes up
   std::vector<std::string> frames;
   const LaneLedger::AckStatus status = r.remains->ledger.TakeUnacked(*r.peer_received, &frames);
   if (status != LaneLedger::AckStatus::kOk) {
@@ -194,6 +206,15 @@ bool Tunnel::CompleteRecovery(Recovery& r) {
   for (std::string& frame : r.remains->unwritten) frames.push_back(std::move(frame));
   for (std::string& frame : r.held) frames.push_back(std::move(frame));
   frames_resent_.Add(resent);
+  lanes_[r.index].MarkRecovered(r.generation);
+  if (next != nullptr) {
+    const size_t moved = frames.size() - resent;
+    frames.insert(frames.end(), std::make_move_iterator(next->held.begin()), std::make_move_iterator(next->held.end()));
+    next->held = std::move(frames);
+    spdlog::info("tunnel {} to {}: lane {} connection {} recovered: {} frames to resend, {} more, wait for connection {}",
+                 id_, peer_, r.index, r.generation, resent, moved, next->generation);
+    return true;
+  }
   const uint16_t to = static_cast<uint16_t>(target);
   for (std::string& frame : frames) EnqueueUp(to, std::move(frame));
   // The lane's flows keep their control frames in order on the new lane.
@@ -202,7 +223,6 @@ bool Tunnel::CompleteRecovery(Recovery& r) {
       if (flow->control_lane() == r.index) flow->set_control_lane(to);
     }
   }
-  lanes_[r.index].MarkRecovered(r.generation);
   spdlog::info("tunnel {} to {}: lane {} connection {} recovered: {} frames resent, {} more moved, on lane {}", id_,
                peer_, r.index, r.generation, resent, frames.size() - resent, to);
   return true;
@@ -249,9 +269,8 @@ std::string Tunnel::KillLane(uint16_t index, const std::string& why) {
 std::string Tunnel::RetireLane(uint16_t index) {
   if (closed_) return "the tunnel is closed";
   if (index >= lanes_.size() || !lanes_[index].lane) return "lane " + std::to_string(index) + " is not up";
-  if (const Recovery* r = ParkedBy(index)) {
-    return "lane " + std::to_string(index) + (r->draining ? " is already retiring" : " is recovering");
-  }
+  // A lane whose previous connection is still draining or being recovered
+  // may be retired again: recoveries of one lane complete in order.
   const uint16_t generation = lanes_[index].generation;
   if (role_ == wire::Role::kAcceptor) {
     // Only the dialer dials: ask it. Its new connection's LANE_HELLO

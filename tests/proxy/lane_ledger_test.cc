@@ -37,12 +37,12 @@ std::string DataFrame(uint64_t seq, size_t size = 10) {
 std::string PingFrame(uint64_t opaque) { return MustEncode(wire::Ping{.opaque = opaque}); }
 
 TEST(LaneLedgerTest, KeepsOnlyCountedFrames) {
-  // One frame of every type: the flow frames (OPEN to CREDIT) are counted
-  // and kept, the tunnel's own (LANE_HELLO, PING, PONG, GOAWAY, ACK,
-  // LANE_LOST) dropped.
-  const std::vector<FrameType> counted = {FrameType::kOpen, FrameType::kOpenOk, FrameType::kOpenRefused,
-                                          FrameType::kData, FrameType::kFin,    FrameType::kRst,
-                                          FrameType::kCredit};
+  // One frame of every type: the flow frames (OPEN to CREDIT) and
+  // LANE_LOST are counted and kept, the tunnel's own others (LANE_HELLO,
+  // PING, PONG, GOAWAY, ACK, ROTATE) dropped.
+  const std::vector<FrameType> counted = {FrameType::kOpen,   FrameType::kOpenOk, FrameType::kOpenRefused,
+                                          FrameType::kData,   FrameType::kFin,    FrameType::kRst,
+                                          FrameType::kCredit, FrameType::kLaneLost};
   std::vector<bool> seen(wire::kMaxFrameType + 1, false);
   for (const wire::Frame& frame : SampleFrames()) {
     const FrameType type = wire::TypeOf(frame);

@@ -3,7 +3,7 @@
 gateway_wan_test.cc. Run by bench/wan/netns.sh run (which exports WAN_NS_A,
 WAN_NS_B and WAN_ADDR_B):
 
-  gateway_wan_transfer.py PROXY BRAIDCTL WANBENCH NBYTES [KILLS]
+  gateway_wan_transfer.py PROXY BRAIDCTL WANBENCH NBYTES [KILLS [ACTION]]
 
 gw-b listens in namespace B, gw-a in A dials it across the link with the
 defaults (tunnel.lanes = 0, the flow window auto-tuned) except a small
@@ -16,8 +16,9 @@ showed after the idle pause (/flows), and the lane count gw-a's first lane
 decided. With KILLS, gw-b kills one lane of the tunnel (POST
 /tunnels/ID/lanes/N/kill) each time another 1/(KILLS+1) of the data has
 arrived, the flow's control lane first, and the result adds how many kills
-were made and gw-b's lane-loss counters. Every wait has a deadline; the
-caller bounds the whole run.
+were made and gw-b's lane-loss counters. ACTION "retire" retires the lanes
+instead (POST .../retire: make-before-break). Every wait has a deadline;
+the caller bounds the whole run.
 """
 import hashlib
 import json
@@ -94,11 +95,11 @@ def sink():
     print(json.dumps({"bytes": total, "sha256": digest.hexdigest()}), flush=True)
 
 
-def killer(nbytes, kills):
-    """In B: kill a lane of gw-b's tunnel each time another 1/(kills+1) of
-    nbytes has reached the sink (the flow's control lane first, then lanes
-    that are up), polling the admin endpoint; print how many kills were
-    made."""
+def killer(nbytes, kills, action):
+    """In B: kill (or retire: action) a lane of gw-b's tunnel each time
+    another 1/(kills+1) of nbytes has reached the sink (the flow's control
+    lane first, then lanes that are up), polling the admin endpoint; print
+    how many were made."""
     def get(path, method="GET"):
         req = urllib.request.Request(f"http://127.0.0.1:{ADMIN_B}{path}", method=method)
         try:
@@ -123,7 +124,7 @@ def killer(nbytes, kills):
             lanes = json.loads(get("/tunnels")[1])["tunnels"][0]["lanes"]
             up = [lane["index"] for lane in lanes if lane["state"] == "up"]
             lane = f["control_lane"] if done == 0 else (up[done % len(up)] if up else None)
-            if lane is not None and get(f"/tunnels/{f['tunnel']}/lanes/{lane}/kill", "POST")[0] == 200:
+            if lane is not None and get(f"/tunnels/{f['tunnel']}/lanes/{lane}/{action}", "POST")[0] == 200:
                 done += 1
         time.sleep(0.02)
     print(json.dumps({"kills": done}), flush=True)
@@ -150,10 +151,13 @@ def main():
         return sink()
     if len(sys.argv) == 3 and sys.argv[1] == "source":
         return source(int(sys.argv[2]))
-    if len(sys.argv) == 4 and sys.argv[1] == "killer":
-        return killer(int(sys.argv[2]), int(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "killer":
+        return killer(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
     proxy, braidctl, wanbench, nbytes = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     kills = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+    action = sys.argv[6] if len(sys.argv) > 6 else "kill"
+    if action not in ("kill", "retire"):
+        sys.exit(f"gateway_wan_transfer: ACTION is kill or retire, not {action!r}")
     ns_a, ns_b, addr_b = os.environ["WAN_NS_A"], os.environ["WAN_NS_B"], os.environ["WAN_ADDR_B"]
     work = tempfile.mkdtemp(prefix="braid-wantest.")
     procs = []
@@ -187,8 +191,8 @@ def main():
 
         kill_p = None
         if kills:
-            kill_p = netns(ns_b, sys.executable, __file__, "killer", str(nbytes), str(kills), stdout=subprocess.PIPE,
-                           text=True)
+            kill_p = netns(ns_b, sys.executable, __file__, "killer", str(nbytes), str(kills), action,
+                           stdout=subprocess.PIPE, text=True)
             procs.append(kill_p)
             assert kill_p.stdout.readline().strip() == "ready"
         started = time.monotonic()
@@ -230,6 +234,7 @@ def main():
             "lanes": int(lanes[0][1]) if lanes else None,
             "transfer_s": round(transfer_s, 3),
             "kills": killed, "lanes_lost_b": metric_b("braid_lanes_lost_total"),
+            "lanes_retired_b": metric_b("braid_lanes_retired_total"),
             "frames_resent_b": metric_b("braid_frames_resent_total"),
             "flows_ended_b": [line for line in open(log_b).read().splitlines() if " end=" in line],
         }), flush=True)

@@ -68,6 +68,13 @@ class LinkEmulatorSmokeTest : public ::testing::Test {
   // that no namespace of the run is left, and returns the JSON the script
   // printed on its "result " line (null, with a failure, when there is
   // none).
+  // GatewayTransfer: the command line of gateway_wan_transfer.py for a
+  // transfer of `bytes`, then `extra` (the kills and the action).
+  static std::string GatewayTransfer(int bytes, const std::string& extra = "") {
+    return std::string(BRAID_SOURCE_DIR) + "/tests/bench/wan/gateway_wan_transfer.py " + BRAID_PROXY + " " +
+           BRAIDCTL + " " + BRAID_SOURCE_DIR + "/bench/wan/wanbench.py " + std::to_string(bytes) + " " + extra;
+  }
+
   nlohmann::json RunAcrossLink(const std::string& tag, const std::string& script, int limit_s) {
     const std::string command = std::string("WAN_EMULATOR=") + BRAID_LINK_EMULATOR + " WAN_TAG=" + tag +
                                 " timeout -k 5 " + std::to_string(limit_s) + " " + BRAID_SOURCE_DIR +
@@ -122,11 +129,7 @@ TEST_F(LinkEmulatorSmokeTest, CarriesTcpIntactWithTheConfiguredDelay) {
 // (SHA-256). tests/bench/wan/gateway_wan_transfer.py drives it.
 TEST_F(LinkEmulatorSmokeTest, BraidOverTheLinkGrowsItsWindowAndTakesEightLanes) {
   constexpr int kBytes = 64 << 20;
-  const nlohmann::json r = RunAcrossLink("gwt" + std::to_string(::getpid()),
-                                        std::string(BRAID_SOURCE_DIR) + "/tests/bench/wan/gateway_wan_transfer.py " +
-                                            BRAID_PROXY + " " + BRAIDCTL + " " + BRAID_SOURCE_DIR +
-                                            "/bench/wan/wanbench.py " + std::to_string(kBytes),
-                                        120);
+  const nlohmann::json r = RunAcrossLink("gwt" + std::to_string(::getpid()), GatewayTransfer(kBytes), 120);
   ASSERT_FALSE(r.is_null());
   EXPECT_EQ(r["sent"]["bytes"], kBytes);
   EXPECT_EQ(r["received"]["bytes"], kBytes);
@@ -147,18 +150,34 @@ TEST_F(LinkEmulatorSmokeTest, BraidOverTheLinkSurvivesLaneKills) {
   // Large enough that six kills, each a few admin requests from inside the
   // namespace, land before the end.
   constexpr int kBytes = 1 << 30, kKills = 6;
-  const nlohmann::json r = RunAcrossLink("gwk" + std::to_string(::getpid()),
-                                        std::string(BRAID_SOURCE_DIR) + "/tests/bench/wan/gateway_wan_transfer.py " +
-                                            BRAID_PROXY + " " + BRAIDCTL + " " + BRAID_SOURCE_DIR +
-                                            "/bench/wan/wanbench.py " + std::to_string(kBytes) + " " +
-                                            std::to_string(kKills),
-                                        240);
+  const nlohmann::json r =
+      RunAcrossLink("gwk" + std::to_string(::getpid()), GatewayTransfer(kBytes, std::to_string(kKills)), 240);
   ASSERT_FALSE(r.is_null());
   EXPECT_EQ(r["sent"]["bytes"], kBytes);
   EXPECT_EQ(r["received"]["bytes"], kBytes);
   EXPECT_EQ(r["received"]["sha256"], r["sent"]["sha256"]);
   EXPECT_EQ(r["kills"], kKills) << r.dump();
   EXPECT_GE(r["lanes_lost_b"].get<double>(), kKills) << r.dump();
+  for (const auto& line : r["flows_ended_b"]) {
+    EXPECT_NE(line.get<std::string>().find("end=completed"), std::string::npos) << line;
+  }
+}
+
+// Retiring lanes across the 20 ms link (docs/protocol.md, "Retiring a
+// lane"): gw-b retires a lane four times while 512 MiB cross, the flow's
+// control lane first; each retirement replaces the connection
+// make-before-break, so gw-b counts lanes retired and none lost, and every
+// byte arrives (SHA-256).
+TEST_F(LinkEmulatorSmokeTest, BraidOverTheLinkRetiresLanesWithoutLosingOne) {
+  constexpr int kBytes = 512 << 20, kRetirements = 4;
+  const nlohmann::json r = RunAcrossLink("gwr" + std::to_string(::getpid()),
+                                        GatewayTransfer(kBytes, std::to_string(kRetirements) + " retire"), 240);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["received"]["bytes"], kBytes);
+  EXPECT_EQ(r["received"]["sha256"], r["sent"]["sha256"]);
+  EXPECT_EQ(r["kills"], kRetirements) << r.dump();
+  EXPECT_GE(r["lanes_retired_b"].get<double>(), kRetirements) << r.dump();
+  EXPECT_EQ(r["lanes_lost_b"].get<double>(), 0) << r.dump();
   for (const auto& line : r["flows_ended_b"]) {
     EXPECT_NE(line.get<std::string>().find("end=completed"), std::string::npos) << line;
   }
