@@ -195,7 +195,7 @@ TEST(FrameCodecTest, EveryDecodeError) {
 
   const std::vector<ErrorCase> cases = {
       {"type 0", RawFrame(0x00, 0, 0, 0, ""), E::kUnknownType},
-      {"type 0x0e", RawFrame(0x0e, 0, 0, 0, ""), E::kUnknownType},
+      {"type 0x0f", RawFrame(0x0f, 0, 0, 0, ""), E::kUnknownType},
       {"type 0xff", RawFrame(0xff, 0, 1, 0, "x"), E::kUnknownType},
       {"flags on data", RawFrame(T(FrameType::kData), 0x01, 1, 0, "x"), E::kReservedFlags},
       {"flags on ping", RawFrame(T(FrameType::kPing), 0x80, 0, 0, ""), E::kReservedFlags},

@@ -342,7 +342,7 @@ TEST(FrameReaderTest, EveryHeaderErrorFailsAtTheHeader) {
   };
   const std::vector<Case> cases = {
       {"type 0", RawFrame(0x00, 0, 0, 0, "", 0), {}, DecodeError::kUnknownType},
-      {"type after LANE_LOST", RawFrame(0x0e, 0, 0, 0, "", 8), {}, DecodeError::kUnknownType},
+      {"type after ROTATE", RawFrame(0x0f, 0, 0, 0, "", 8), {}, DecodeError::kUnknownType},
       {"type 0x42", RawFrame(0x42, 0, 1, 0, "", 100), {}, DecodeError::kUnknownType},
       {"flags", RawFrame(0x05, 4, 1, 0, "", 100), {}, DecodeError::kReservedFlags},
       {"flags on ACK", RawFrame(0x0c, 0x80, 0, 0, "", 0), {}, DecodeError::kReservedFlags},
