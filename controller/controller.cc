@@ -19,9 +19,8 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(const ControllerC
   absl::StatusOr<std::string> ca_pem = pki::ReadFile(config.ca_cert);
   if (!ca_pem.ok()) return ca_pem.status();
 
-  absl::StatusOr<std::unique_ptr<FileStore>> store = FileStore::Open(config.state_dir);
-  if (!store.ok()) return store.status();
-  c->store_ = *std::move(store);
+  absl::StatusOr<std::string> where = c->OpenStore(config);
+  if (!where.ok()) return where.status();
   absl::StatusOr<std::unique_ptr<PolicyRegistry>> policies = PolicyRegistry::Load(*c->store_);
   if (!policies.ok()) return policies.status();
   c->policies_ = *std::move(policies);
@@ -48,9 +47,27 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(const ControllerC
     return absl::UnavailableError(absl::StrCat("listen: cannot listen on ", config.listen.ToString(), ": ", ec.message()));
   }
   const PolicyVersion* current = c->policies_->Current();
-  spdlog::info("controller: state in {}: policy version {}, {} gateways", config.state_dir,
+  spdlog::info("controller: state in {}: policy version {}, {} gateways", *where,
                current ? current->version : 0, c->gateways_->gateways().size());
   return c;
+}
+
+absl::StatusOr<std::string> Controller::OpenStore(const ControllerConfig& config) {
+  if (!config.etcd) {
+    absl::StatusOr<std::unique_ptr<FileStore>> store = FileStore::Open(config.state_dir);
+    if (!store.ok()) return store.status();
+    store_ = *std::move(store);
+    return config.state_dir;
+  }
+  EtcdOptions options;
+  for (const proxy::Endpoint& e : config.etcd->endpoints) options.endpoints.push_back(EtcdEndpoint{e.host, e.port});
+  options.prefix = config.etcd->prefix;
+  options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.etcd->timeout);
+  absl::StatusOr<std::unique_ptr<EtcdStore>> store = EtcdStore::Open(std::move(options));
+  if (!store.ok()) return store.status();
+  std::string where = (*store)->Describe();
+  store_ = *std::move(store);
+  return where;
 }
 
 int Controller::Run() {

@@ -19,6 +19,7 @@
 #include "controller/registry/gateway_registry.h"
 #include "controller/registry/policy_registry.h"
 #include "controller/server/api_server.h"
+#include "controller/store/etcd_store.h"
 #include "controller/store/file_store.h"
 #include "pki/certificate_authority.h"
 
@@ -34,9 +35,12 @@ class Controller {
 
  private:
   Controller() = default;
+  // OpenStore opens the state's backend (FileStore or EtcdStore) and says
+  // where it is, for the log.
+  absl::StatusOr<std::string> OpenStore(const ControllerConfig& config);
 
   asio::io_context io_{1};
-  std::unique_ptr<FileStore> store_;
+  std::unique_ptr<Store> store_;
   std::optional<pki::CertificateAuthority> ca_;
   std::unique_ptr<PolicyRegistry> policies_;
   std::unique_ptr<GatewayRegistry> gateways_;

@@ -15,9 +15,12 @@
 #include <system_error>
 #include <utility>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "proxy/config/config_names.h"
+#include "controller/store/store.h"
 #include "proxy/config/config_reader.h"
 #include "sft/json_document.h"
 
@@ -53,7 +56,7 @@ class ControllerConfigParser {
   void Parse() {
     const json& root = r_->root();
     if (!r_->Object(root, {},
-                    {"listen", "identity", "ca", "state_dir", "admins", "enrollment", "gateway_poll", "log"})) {
+                    {"listen", "identity", "ca", "state_dir", "etcd", "admins", "enrollment", "gateway_poll", "log"})) {
       return;
     }
     Member(root, {}, "listen", true, [&](const json& v, const JsonPath& at) {
@@ -61,8 +64,7 @@ class ControllerConfigParser {
     });
     ParseCertAndKey(root, "identity", &out_->identity_cert, &out_->identity_key);
     ParseCertAndKey(root, "ca", &out_->ca_cert, &out_->ca_key);
-    Member(root, {}, "state_dir", true,
-           [&](const json& v, const JsonPath& at) { r_->ReadPath(v, at, base_dir_, &out_->state_dir); });
+    ParseState(root);
     Member(root, {}, "admins", true, [&](const json& v, const JsonPath& at) { ParseAdmins(v, at); });
     ParseEnrollment(root);
     Member(root, {}, "gateway_poll", false, [&](const json& v, const JsonPath& at) {
@@ -93,6 +95,53 @@ class ControllerConfigParser {
     const JsonPath at = JsonPath().Key(section);
     Member(*object, at, "cert", true, [&](const json& v, const JsonPath& p) { r_->ReadPath(v, p, base_dir_, cert); });
     Member(*object, at, "key", true, [&](const json& v, const JsonPath& p) { r_->ReadPath(v, p, base_dir_, key); });
+  }
+
+  // ParseState reads where the state lives: state_dir or etcd, exactly one.
+  void ParseState(const json& root) {
+    const json* dir = ConfigReader::Find(root, "state_dir");
+    const json* etcd = ConfigReader::Find(root, "etcd");
+    if (dir == nullptr && etcd == nullptr) {
+      return r_->Error({}, "no state: set state_dir (a directory) or etcd (a cluster)");
+    }
+    if (dir != nullptr && etcd != nullptr) {
+      return r_->Error(JsonPath().Key("etcd"), "state_dir is set too: the state lives in one place");
+    }
+    if (dir != nullptr) {
+      r_->ReadPath(*dir, JsonPath().Key("state_dir"), base_dir_, &out_->state_dir);
+      return;
+    }
+    const JsonPath at = JsonPath().Key("etcd");
+    if (!r_->Object(*etcd, at, {"endpoints", "prefix", "timeout"})) return;
+    ControllerConfig::Etcd& e = out_->etcd.emplace();
+    Member(*etcd, at, "endpoints", true, [&](const json& v, const JsonPath& p) {
+      if (!r_->List(v, p)) return;
+      if (v.empty()) return r_->Error(p, "must name at least one etcd member");
+      for (size_t i = 0; i < v.size(); ++i) {
+        proxy::Endpoint endpoint;
+        if (!r_->ReadEndpoint(v[i], p.Index(i), {.allow_name = false, .allow_port_zero = false}, &endpoint)) continue;
+        boost::system::error_code ec;
+        if (!boost::asio::ip::make_address(endpoint.host, ec).is_loopback()) {
+          r_->Error(p.Index(i), absl::StrCat(ConfigReader::Quoted(v[i]),
+                                             " is not a loopback address: etcd is reached over plain HTTP, which "
+                                             "must not leave this machine"));
+          continue;
+        }
+        e.endpoints.push_back(std::move(endpoint));
+      }
+    });
+    Member(*etcd, at, "prefix", false, [&](const json& v, const JsonPath& p) {
+      std::string prefix;
+      if (!r_->ReadString(v, p, &prefix)) return;
+      if (prefix.empty() || prefix.back() != '/' || !ValidateStoreKey(prefix.substr(0, prefix.size() - 1)).ok()) {
+        return r_->Error(p, absl::StrCat(ConfigReader::Quoted(v),
+                                         " is not key segments ([a-z0-9._-]) separated and ended by '/'"));
+      }
+      e.prefix = std::move(prefix);
+    });
+    Member(*etcd, at, "timeout", false, [&](const json& v, const JsonPath& p) {
+      ReadDuration(v, p, kMinEtcdTimeout, kMaxEtcdTimeout, "100ms-60s", &e.timeout);
+    });
   }
 
   void ParseAdmins(const json& admins, const JsonPath& at) {

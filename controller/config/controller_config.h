@@ -10,7 +10,8 @@
 //     "listen": "0.0.0.0:7443",                        // IP:port; port 0 in tests
 //     "identity": {"cert": "pki/controller.crt", "key": "pki/controller.key"},
 //     "ca": {"cert": "pki/ca.crt", "key": "pki/ca.key"},
-//     "state_dir": "/var/lib/braid-controller",
+//     "state_dir": "/var/lib/braid-controller",        // or, to share the state:
+//     "etcd": {"endpoints": ["127.0.0.1:2379"], "prefix": "braid/", "timeout": "5s"},
 //     "admins": ["admin"],                              // certificate names allowed to administer
 //     "enrollment": {"token_ttl": "1h", "certificate_validity": "365d"},  // optional
 //     "gateway_poll": "20s",                            // optional
@@ -20,6 +21,9 @@
 // Durations are an integer and one unit: ms, s, m, h, or d (days), which
 // the controller accepts beyond the gateway's units because certificate
 // lifetimes are counted in days.
+//
+// Exactly one of state_dir (FileStore, one controller) and etcd (EtcdStore,
+// controllers sharing a cluster) says where the state lives.
 //
 // Referenced files are not opened here: loading the CA and the identity
 // names the file in its own errors, and state_dir is created by the store.
@@ -31,6 +35,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +52,8 @@ inline constexpr std::chrono::days kMinCertificateValidity{1};
 inline constexpr std::chrono::days kMaxCertificateValidity{3650};
 inline constexpr proxy::Duration kMinGatewayPoll = std::chrono::seconds(1);
 inline constexpr proxy::Duration kMaxGatewayPoll = std::chrono::seconds(120);
+inline constexpr proxy::Duration kMinEtcdTimeout = std::chrono::milliseconds(100);
+inline constexpr proxy::Duration kMaxEtcdTimeout = std::chrono::seconds(60);
 
 struct ControllerConfig {
   std::string source;      // the file it was loaded from (absolute after LoadControllerConfig)
@@ -56,7 +63,14 @@ struct ControllerConfig {
   std::string identity_key;
   std::string ca_cert;        // the CA that signs enrolled gateways' certificates
   std::string ca_key;
-  std::string state_dir;      // the FileStore directory
+  std::string state_dir;      // the FileStore directory; "" with etcd
+  // The etcd cluster holding the state instead (EtcdStore), when set.
+  struct Etcd {
+    std::vector<proxy::Endpoint> endpoints;  // loopback IP literals
+    std::string prefix = "braid/";
+    proxy::Duration timeout = std::chrono::seconds(5);
+  };
+  std::optional<Etcd> etcd;
   // Names (in client certificates) allowed to administer: non-empty, each a
   // valid gateway name, no duplicates, in file order.
   std::vector<std::string> admins;
