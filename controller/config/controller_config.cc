@@ -102,7 +102,7 @@ class ControllerConfigParser {
     const json* dir = ConfigReader::Find(root, "state_dir");
     const json* etcd = ConfigReader::Find(root, "etcd");
     if (dir == nullptr && etcd == nullptr) {
-      return r_->Error({}, "no state: set state_dir (a directory) or etcd (a cluster)");
+      return r_->Error(JsonPath().Key("state_dir"), "required (or etcd: a cluster that controllers share)");
     }
     if (dir != nullptr && etcd != nullptr) {
       return r_->Error(JsonPath().Key("etcd"), "state_dir is set too: the state lives in one place");

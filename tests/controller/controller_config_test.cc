@@ -185,12 +185,54 @@ TEST(ControllerConfigTest, EveryBadKeyHasItsMessage) {
       {R"({"log": {"json": "yes"}})", "log.json: expected a boolean (true or false), got string"},
       {R"({"log": {"file": "x"}})", "log: unknown key \"file\""},
       {R"({"state_dri": "/x"})", "unknown key \"state_dri\" (did you mean \"state_dir\"?)"},
+      {R"({"etcd": {"endpoints": ["127.0.0.1:2379"]}})", "etcd: state_dir is set too: the state lives in one place"},
+      {R"({"state_dir": null, "etcd": []})", "etcd: expected an object, got list"},
+      {R"({"state_dir": null, "etcd": {}})", "etcd.endpoints: required"},
+      {R"({"state_dir": null, "etcd": {"endpoints": []}})", "etcd.endpoints: must name at least one etcd member"},
+      {R"({"state_dir": null, "etcd": {"endpoints": "127.0.0.1:2379"}})",
+       "etcd.endpoints: expected a list, got string"},
+      {R"({"state_dir": null, "etcd": {"endpoints": ["10.1.2.3:2379"]}})",
+       "etcd.endpoints[0]: \"10.1.2.3:2379\" is not a loopback address: etcd is reached over plain HTTP"},
+      {R"({"state_dir": null, "etcd": {"endpoints": ["127.0.0.1:2379", "etcd.local:2379"]}})",
+       "etcd.endpoints[1]: \"etcd.local:2379\": the host must be an IP address here"},
+      {R"({"state_dir": null, "etcd": {"endpoints": ["127.0.0.1:0"]}})", "etcd.endpoints[0]: \"127.0.0.1:0\""},
+      {R"({"state_dir": null, "etcd": {"endpoints": ["127.0.0.1:2379"], "prefix": "braid"}})",
+       "etcd.prefix: \"braid\" is not key segments"},
+      {R"({"state_dir": null, "etcd": {"endpoints": ["127.0.0.1:2379"], "prefix": "Braid/"}})",
+       "etcd.prefix: \"Braid/\" is not key segments"},
+      {R"({"state_dir": null, "etcd": {"endpoints": ["127.0.0.1:2379"], "timeout": "50ms"}})",
+       "etcd.timeout: \"50ms\" is out of range (100ms-60s)"},
+      {R"({"state_dir": null, "etcd": {"endpoints": ["127.0.0.1:2379"], "members": 3}})",
+       "etcd: unknown key \"members\""},
   };
   for (const Case& c : cases) {
     const std::vector<std::string> lines = ErrorLines(Patched(c.patch));
     ASSERT_EQ(lines.size(), 1u) << c.patch << " gave:\n" << ::testing::PrintToString(lines);
     EXPECT_THAT(lines[0], StartsWith(std::string("controller.json: ") + c.error)) << c.patch;
   }
+}
+
+TEST(ControllerConfigTest, EtcdInsteadOfAStateDirectory) {
+  absl::StatusOr<ControllerConfig> config = Parse(Patched(R"({
+    "state_dir": null,
+    "etcd": {"endpoints": ["127.0.0.1:2379", "[::1]:2381"], "prefix": "braid/site-a/", "timeout": "750ms"}
+  })"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->state_dir, "");
+  ASSERT_TRUE(config->etcd.has_value());
+  ASSERT_EQ(config->etcd->endpoints.size(), 2u);
+  EXPECT_EQ(config->etcd->endpoints[0].ToString(), "127.0.0.1:2379");
+  EXPECT_EQ(config->etcd->endpoints[1].host, "::1");
+  EXPECT_EQ(config->etcd->endpoints[1].port, 2381);
+  EXPECT_EQ(config->etcd->prefix, "braid/site-a/");
+  EXPECT_EQ(config->etcd->timeout, 750ms);
+
+  absl::StatusOr<ControllerConfig> defaults =
+      Parse(Patched(R"({"state_dir": null, "etcd": {"endpoints": ["127.0.0.1:2379"]}})"));
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->etcd->prefix, "braid/");
+  EXPECT_EQ(defaults->etcd->timeout, 5s);
+  EXPECT_FALSE(Parse(kExample)->etcd.has_value());
 }
 
 TEST(ControllerConfigTest, NotAnObjectOrNotJson) {

@@ -1,0 +1,120 @@
+// braid-controller with its state on etcd (controller.etcd, EtcdStore),
+// real processes:
+//   - policies applied through one controller, which is then killed
+//     (SIGKILL) while applies are running, are all there, numbered without
+//     gaps, for another controller process started on the same etcd (a
+//     standby taking over), and through the first again;
+//   - enrolled gateways are there too;
+//   - with etcd down, a controller refuses to start and says why, rather
+//     than serve without its state;
+//   - a config with both state_dir and etcd, or a member that is not on
+//     loopback, is refused at start with a precise error.
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "integration/support/controller.h"
+#include "integration/support/etcd.h"
+#include "integration/support/gateway_pair_test.h"
+
+namespace braid::integration {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ControllerEtcdTest : public GatewayPairTest {
+ protected:
+  void SetUp() override {
+    if (!EtcdServer::Installed()) GTEST_SKIP() << "etcd is not installed here (scripts/bootstrap installs etcd-server)";
+    GatewayPairTest::SetUp();
+    ASSERT_FALSE(HasFatalFailure());
+    ASSERT_TRUE(IssueCert(Path("pki"), "controller", dir_.path()));
+    ASSERT_TRUE(IssueCert(Path("pki"), "admin", dir_.path()));
+    std::filesystem::create_directories(Path("etcd"));
+    etcd_ = std::make_unique<EtcdServer>("m1", Path("etcd"));
+    std::string error;
+    ASSERT_TRUE(etcd_->Start(&error)) << error;
+  }
+
+  // Controller makes a controller in DIR/NAME whose state is on the etcd.
+  std::unique_ptr<ControllerProcess> Controller(const std::string& name) {
+    std::filesystem::create_directories(Path(name));
+    auto c = std::make_unique<ControllerProcess>(Path(name), Path("pki"));
+    c->config().erase("state_dir");
+    c->config()["etcd"] = {{"endpoints", {etcd_->endpoint()}}, {"timeout", "2s"}};
+    return c;
+  }
+
+  std::unique_ptr<EtcdServer> etcd_;
+};
+
+TEST_F(ControllerEtcdTest, AStandbyControllerServesEveryAcknowledgedApply) {
+  std::unique_ptr<ControllerProcess> first = Controller("ctl-a");
+  ASSERT_TRUE(first->Start());
+  EXPECT_TRUE(first->WaitForLog("state in etcd " + etcd_->endpoint() + " under braid/", Millis(1'000)));
+  const std::string token = first->Token(kCloud);
+  ASSERT_FALSE(token.empty());
+  RunResult enrolled = first->Enroll(token, Path("enrolled-cloud"));
+  ASSERT_EQ(enrolled.exit_code, 0) << enrolled.err;
+
+  // Applies, one after another, while the controller is killed.
+  std::atomic<bool> stop{false};
+  std::atomic<int> acknowledged{0};
+  std::thread applier([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      const std::string file = Path("p" + std::to_string(i) + ".json");
+      WriteFileAtomically(file, PermitPolicy(static_cast<uint16_t>(1000 + i)).dump());
+      if (first->Ctl({"policy", "apply", file}).exit_code == 0) ++acknowledged;
+    }
+  });
+  std::this_thread::sleep_for(Millis(2'000));
+  first->Kill();
+  stop.store(true);
+  applier.join();
+  ASSERT_GT(acknowledged.load(), 0) << first->Log();
+
+  // The standby, a process of its own on the same etcd.
+  std::unique_ptr<ControllerProcess> standby = Controller("ctl-b");
+  ASSERT_TRUE(standby->Start());
+  for (ControllerProcess* c : {standby.get(), first.get()}) {
+    if (c == first.get()) {
+      ASSERT_TRUE(first->Start());
+    }
+    const nlohmann::json history = c->CtlJson({"policy", "history"});
+    ASSERT_TRUE(history.contains("versions")) << history;
+    const auto& versions = history["versions"];
+    EXPECT_GE(static_cast<int>(versions.size()), acknowledged.load());
+    for (size_t i = 0; i < versions.size(); ++i) EXPECT_EQ(versions[i]["version"], i + 1);
+    const RunResult current = c->Ctl({"policy", "get"});
+    EXPECT_EQ(current.exit_code, 0) << current.err;
+    const nlohmann::json fleet = c->CtlJson({"gateways"});
+    ASSERT_TRUE(fleet.contains("gateways")) << fleet;
+    ASSERT_EQ(fleet["gateways"].size(), 1u) << fleet;
+    EXPECT_EQ(fleet["gateways"][0]["name"], kCloud);
+  }
+}
+
+TEST_F(ControllerEtcdTest, WithEtcdDownTheControllerRefusesToStart) {
+  etcd_->Kill();
+  std::unique_ptr<ControllerProcess> c = Controller("ctl");
+  const ::testing::AssertionResult started = c->Start(Millis(15'000));
+  ASSERT_FALSE(started);
+  EXPECT_THAT(c->Log(), HasSubstr("etcd: no member answered: " + etcd_->endpoint()));
+}
+
+TEST_F(ControllerEtcdTest, ConfigsThatMisplaceTheStateAreRefused) {
+  std::unique_ptr<ControllerProcess> both = Controller("ctl-both");
+  both->config()["state_dir"] = Path("ctl-both/state");
+  ASSERT_FALSE(both->Start(Millis(10'000)));
+  EXPECT_THAT(both->Log(), HasSubstr("etcd: state_dir is set too: the state lives in one place"));
+
+  std::unique_ptr<ControllerProcess> remote = Controller("ctl-remote");
+  remote->config()["etcd"]["endpoints"] = {"192.0.2.7:2379"};
+  ASSERT_FALSE(remote->Start(Millis(10'000)));
+  EXPECT_THAT(remote->Log(), HasSubstr("etcd.endpoints[0]: \"192.0.2.7:2379\" is not a loopback address"));
+}
+
+}  // namespace
+}  // namespace braid::integration
