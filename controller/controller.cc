@@ -66,14 +66,51 @@ absl::StatusOr<std::string> Controller::OpenStore(const ControllerConfig& config
   absl::StatusOr<std::unique_ptr<EtcdStore>> store = EtcdStore::Open(std::move(options));
   if (!store.ok()) return store.status();
   std::string where = (*store)->Describe();
+  etcd_ = store->get();
   store_ = *std::move(store);
   return where;
+}
+
+asio::awaitable<void> Controller::Follow() {
+  asio::steady_timer timer(io_);
+  uint64_t seen = 0;
+  bool unreachable = false;
+  for (;;) {
+    timer.expires_after(kFollowInterval);
+    if (auto [ec] = co_await timer.async_wait(proxy::kAsTuple); ec) co_return;
+    // Blocks the loop for one small request: the loop's handlers are short
+    // and the store's calls already block it.
+    absl::StatusOr<uint64_t> revision = etcd_->Revision();
+    if (!revision.ok()) {
+      if (!unreachable) spdlog::warn("controller: cannot follow the state: {}", revision.status().ToString());
+      unreachable = true;
+      continue;
+    }
+    if (unreachable) spdlog::info("controller: following the state again");
+    unreachable = false;
+    if (*revision == seen) continue;
+    seen = *revision;
+    absl::StatusOr<bool> policies = policies_->Refresh();
+    absl::StatusOr<bool> gateways = gateways_->Refresh();
+    if (!policies.ok() || !gateways.ok()) {
+      spdlog::error("controller: cannot read the state again: {}",
+                    (!policies.ok() ? policies.status() : gateways.status()).ToString());
+      continue;
+    }
+    if (*policies || *gateways) {
+      const PolicyVersion* current = policies_->Current();
+      spdlog::info("controller: the shared state changed: policy version {}, {} gateways",
+                   current ? current->version : 0, gateways_->gateways().size());
+      server_->Changed();
+    }
+  }
 }
 
 int Controller::Run() {
   const tcp::endpoint e = server_->local_endpoint();
   spdlog::info("controller API on {}:{}", e.address().to_string(), e.port());
   server_->Start();
+  if (etcd_ != nullptr) asio::co_spawn(io_, Follow(), asio::detached);
   asio::signal_set signals(io_, SIGTERM, SIGINT);
   signals.async_wait([this](boost::system::error_code ec, int signal) {
     if (ec) return;

@@ -7,6 +7,12 @@
 // leaves a half-started controller. State is only ever changed through the
 // registries, each change one durable Store write, so SIGKILL at any moment
 // is safe: the next start reads what was last written.
+//
+// With its state on etcd, the controller also follows the state that other
+// controllers sharing the cluster write: every kFollowInterval it reads the
+// cluster's revision, and when it moved, reads the registries again and
+// wakes the gateways' held polls, so a gateway connected to any controller
+// learns of a change made through any other.
 #ifndef BRAID_CONTROLLER_CONTROLLER_H_
 #define BRAID_CONTROLLER_CONTROLLER_H_
 
@@ -34,13 +40,18 @@ class Controller {
   int Run();
 
  private:
+  static constexpr std::chrono::milliseconds kFollowInterval{200};
+
   Controller() = default;
+  // Follow runs for ever on the event loop with etcd (see the top).
+  asio::awaitable<void> Follow();
   // OpenStore opens the state's backend (FileStore or EtcdStore) and says
   // where it is, for the log.
   absl::StatusOr<std::string> OpenStore(const ControllerConfig& config);
 
   asio::io_context io_{1};
   std::unique_ptr<Store> store_;
+  EtcdStore* etcd_ = nullptr;  // store_, when it is on etcd
   std::optional<pki::CertificateAuthority> ca_;
   std::unique_ptr<PolicyRegistry> policies_;
   std::unique_ptr<GatewayRegistry> gateways_;

@@ -65,8 +65,12 @@ absl::StatusOr<EnrolledGateway> Enrollment::Enroll(const std::string& token_text
   if (GatewayKey(name) != GatewayKey(token->gateway_name)) {
     return absl::PermissionDeniedError("token not valid: unknown, already used, or revoked");
   }
-  // Used up now, whatever follows: a token never works twice.
-  if (absl::Status s = store_.Delete(key); !s.ok()) return s;
+  // Used up now, whatever follows: a token never works twice. Of two
+  // controllers redeeming it at once (a shared store), one deletes it.
+  if (absl::Status s = store_.Delete(key); !s.ok()) {
+    if (absl::IsNotFound(s)) return absl::PermissionDeniedError("token not valid: unknown, already used, or revoked");
+    return s;
+  }
   if (static_cast<uint64_t>(std::time(nullptr)) >= expires) {
     return absl::PermissionDeniedError(
         absl::StrCat("token expired at ", Rfc3339(static_cast<std::time_t>(expires))));

@@ -28,10 +28,17 @@ std::string GatewayKey(const std::string& name) { return absl::AsciiStrToLower(n
 
 absl::StatusOr<std::unique_ptr<GatewayRegistry>> GatewayRegistry::Load(Store& store) {
   std::unique_ptr<GatewayRegistry> registry(new GatewayRegistry(store));
-  absl::StatusOr<std::vector<std::string>> keys = store.List(kPrefix);
+  if (absl::StatusOr<bool> read = registry->Refresh(); !read.ok()) return read.status();
+  return registry;
+}
+
+absl::StatusOr<bool> GatewayRegistry::Refresh() {
+  absl::StatusOr<std::vector<std::string>> keys = store_.List(kPrefix);
   if (!keys.ok()) return keys.status();
+  bool changed = false;
   for (const std::string& key : *keys) {
-    absl::StatusOr<std::string> text = store.Get(key);
+    absl::StatusOr<std::string> text = store_.Get(key);
+    if (absl::IsNotFound(text.status())) continue;  // deleted since the list
     if (!text.ok()) return text.status();
     GatewayRecord g;
     JsonFields f(std::string_view(*text), key);
@@ -43,9 +50,25 @@ absl::StatusOr<std::unique_ptr<GatewayRegistry>> GatewayRegistry::Load(Store& st
     g.enrolled_at = f.String("enrolled_at");
     g.revoked_at = f.String("revoked_at");
     if (absl::Status s = f.Finish(); !s.ok()) return absl::DataLossError(s.message());
-    registry->gateways_[GatewayKey(g.name)] = std::move(g);
+    auto [it, added] = gateways_.try_emplace(GatewayKey(g.name), g);
+    GatewayRecord& r = it->second;
+    if (!added && r.name == g.name && r.serials == g.serials && r.revoked_serials == g.revoked_serials &&
+        r.revoked == g.revoked && r.address == g.address && r.enrolled_at == g.enrolled_at &&
+        r.revoked_at == g.revoked_at) {
+      continue;
+    }
+    changed = true;
+    if (!added) {
+      r.name = std::move(g.name);
+      r.serials = std::move(g.serials);
+      r.revoked_serials = std::move(g.revoked_serials);
+      r.revoked = g.revoked;
+      r.address = std::move(g.address);
+      r.enrolled_at = std::move(g.enrolled_at);
+      r.revoked_at = std::move(g.revoked_at);
+    }
   }
-  return registry;
+  return changed;
 }
 
 absl::Status GatewayRegistry::Save(const GatewayRecord& g) {

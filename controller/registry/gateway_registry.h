@@ -13,6 +13,7 @@
 // Durable: each gateway is one Store record ("gateways/<name>"), written
 // whole on every change. What changes every few seconds (the last report,
 // when it was seen, whether a poll is waiting) lives in memory only.
+// Controllers sharing one store read each other's changes with Refresh.
 //
 // Thread-safety: none; the controller's single event loop owns it.
 #ifndef BRAID_CONTROLLER_REGISTRY_GATEWAY_REGISTRY_H_
@@ -77,6 +78,11 @@ class GatewayRegistry {
   // have an address; Revoked lists every revoked certificate.
   std::vector<FleetPeer> Peers(const std::string& self) const;
   std::vector<RevokedGateway> Revoked() const;
+
+  // Refresh reads every record again (another controller sharing the
+  // store may have enrolled, revoked or re-addressed a gateway), keeping
+  // what lives in memory. Returns whether a durable field changed.
+  absl::StatusOr<bool> Refresh();
 
   GatewayRecord* Find(const std::string& name);
   const std::map<std::string, GatewayRecord>& gateways() const { return gateways_; }

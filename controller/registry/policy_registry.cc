@@ -38,10 +38,19 @@ std::string NowRfc3339() {
 
 absl::StatusOr<std::unique_ptr<PolicyRegistry>> PolicyRegistry::Load(controller::Store& store) {
   std::unique_ptr<PolicyRegistry> registry(new PolicyRegistry(store));
-  absl::StatusOr<std::vector<std::string>> keys = store.List(kPrefix);
+  if (absl::StatusOr<bool> read = registry->Refresh(); !read.ok()) return read.status();
+  return registry;
+}
+
+absl::StatusOr<bool> PolicyRegistry::Refresh() {
+  absl::StatusOr<std::vector<std::string>> keys = store_.List(kPrefix);
   if (!keys.ok()) return keys.status();
-  for (const std::string& key : *keys) {
-    absl::StatusOr<std::string> record = store.Get(key);
+  // Versions are numbered without gaps and never change: the first
+  // versions_.size() keys are those already read.
+  const size_t before = versions_.size();
+  for (size_t i = before; i < keys->size(); ++i) {
+    const std::string& key = (*keys)[i];
+    absl::StatusOr<std::string> record = store_.Get(key);
     if (!record.ok()) return record.status();
     PolicyVersion v;
     JsonFields f(std::string_view(*record), key);
@@ -51,15 +60,15 @@ absl::StatusOr<std::unique_ptr<PolicyRegistry>> PolicyRegistry::Load(controller:
     v.created_by = f.String("created_by");
     v.origin = f.String("origin");
     if (absl::Status s = f.Finish(); !s.ok()) return absl::DataLossError(s.message());
-    if (key != VersionKey(v.version) || v.version != registry->versions_.size() + 1) {
+    if (key != VersionKey(v.version) || v.version != versions_.size() + 1) {
       return absl::DataLossError(absl::StrCat(key, ": version ", v.version, " out of sequence"));
     }
     absl::StatusOr<Policy> policy = ParsePolicy(v.text, key);
     if (!policy.ok()) return absl::DataLossError(policy.status().message());
     v.rules = policy->rules.size();
-    registry->versions_.push_back(std::move(v));
+    versions_.push_back(std::move(v));
   }
-  return registry;
+  return versions_.size() != before;
 }
 
 const PolicyVersion* PolicyRegistry::Current() const { return versions_.empty() ? nullptr : &versions_.back(); }
@@ -99,7 +108,14 @@ absl::StatusOr<ApplyResult> PolicyRegistry::Commit(const std::string& text, cons
   PolicyVersion v{result.version, text, NowRfc3339(), by, origin, next->rules.size()};
   nlohmann::json record = {{"version", v.version},       {"text", v.text},   {"created_at", v.created_at},
                            {"created_by", v.created_by}, {"origin", origin}};
-  if (absl::Status s = store_.Create(VersionKey(v.version), record.dump()); !s.ok()) return s;
+  if (absl::Status s = store_.Create(VersionKey(v.version), record.dump()); !s.ok()) {
+    if (!absl::IsAlreadyExists(s)) return s;
+    // Another controller sharing the store took this version number.
+    (void)Refresh();
+    return absl::AbortedError(absl::StrCat("policy version ", v.version,
+                                           " was stored meanwhile through another controller; yours was not "
+                                           "stored: see `braidctl policy get`, then apply again"));
+  }
   versions_.push_back(std::move(v));
   result.stored = true;
   return result;

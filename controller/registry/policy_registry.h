@@ -12,6 +12,12 @@
 // (ParsePolicy, then Compile) before it is stored; a text that fails is
 // refused with every error and nothing changes.
 //
+// Controllers sharing one store (etcd): each keeps the versions in memory
+// and reads those the others add (Refresh). Two applies at once through two
+// controllers both try to create the same next version; the store lets
+// exactly one do so, and the other apply fails with Aborted (a conflict:
+// nothing of it is stored) after reading the version that won.
+//
 // Thread-safety: none; the controller's single event loop owns it.
 #ifndef BRAID_CONTROLLER_REGISTRY_POLICY_REGISTRY_H_
 #define BRAID_CONTROLLER_REGISTRY_POLICY_REGISTRY_H_
@@ -59,13 +65,18 @@ class PolicyRegistry {
   const std::vector<PolicyVersion>& versions() const { return versions_; }
 
   // Apply validates `text` and, unless `dry_run`, stores it as the next
-  // version. Returns InvalidArgument with every error of the text, or the
-  // store's error (nothing is then stored).
+  // version. Returns InvalidArgument with every error of the text, Aborted
+  // when another controller stored that version first, or the store's
+  // error (nothing is then stored).
   absl::StatusOr<ApplyResult> Apply(const std::string& text, const std::string& by, bool dry_run);
 
   // Rollback stores version `version`'s text as the next version. Returns
   // NotFound for a version that does not exist.
   absl::StatusOr<ApplyResult> Rollback(uint64_t version, const std::string& by);
+
+  // Refresh reads the versions stored since (by another controller sharing
+  // the store). Returns whether there were any; DataLoss as Load.
+  absl::StatusOr<bool> Refresh();
 
   static nlohmann::json VersionToJson(const PolicyVersion& v, bool with_text);
 

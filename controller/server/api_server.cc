@@ -38,6 +38,7 @@ Response FromStatus(const absl::Status& s) {
       return Error(404, std::string(s.message()));
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAborted:
       return Error(409, std::string(s.message()));
     default:
       return Error(500, std::string(s.message()));

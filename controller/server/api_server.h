@@ -65,6 +65,9 @@ class ApiServer {
   tcp::endpoint local_endpoint() const;
   void Start();
   void Stop();
+  // Changed wakes every held state poll: the fleet's state changed (here,
+  // or in a store shared with other controllers).
+  void Changed();
 
   struct Response {
     unsigned status = 200;
@@ -87,8 +90,6 @@ class ApiServer {
   Response HandleAdmin(const Request& req);
   asio::awaitable<Response> HandleGateway(const Request& req, GatewayRecord& gateway);
   Response HandleEnroll(const Request& req);
-  // Changed wakes every held state poll: the fleet's state changed.
-  void Changed();
   GatewayState StateFor(const std::string& name) const;
   nlohmann::json FleetJson() const;
   nlohmann::json StatsJson() const;

@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -179,6 +180,19 @@ absl::StatusOr<json> EtcdStore::Call(std::string_view path, const json& body) {
                      said));
   }
   return absl::UnavailableError(absl::StrCat("etcd: no member answered: ", absl::StrJoin(failures, "; ")));
+}
+
+absl::StatusOr<uint64_t> EtcdStore::Revision() {
+  absl::StatusOr<json> answer = Call("/v3/kv/range", {{"key", B64(options_.prefix)}, {"count_only", true}});
+  if (!answer.ok()) return answer.status();
+  // int64 fields come as strings.
+  const json& header = (*answer)["header"];
+  const std::string revision = header.is_object() ? header.value("revision", std::string()) : std::string();
+  uint64_t value = 0;
+  if (revision.empty() || !absl::SimpleAtoi(revision, &value)) {
+    return absl::DataLossError("etcd answered a range without a revision");
+  }
+  return value;
 }
 
 absl::StatusOr<std::string> EtcdStore::Get(std::string_view key_view) {

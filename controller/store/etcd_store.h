@@ -84,6 +84,11 @@ class EtcdStore final : public Store {
   absl::Status Delete(std::string_view key) override;
   absl::StatusOr<std::vector<std::string>> List(std::string_view prefix) override;
 
+  // Revision is the cluster's revision: it moves on every write (a write of
+  // another controller sharing the cluster included), so a controller that
+  // sees it move reads the state again.
+  absl::StatusOr<uint64_t> Revision();
+
   // Where the state is, for logs: "etcd 127.0.0.1:2379,127.0.0.1:2381 under braid/".
   std::string Describe() const;
 

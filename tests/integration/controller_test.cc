@@ -58,18 +58,8 @@ class ControllerTest : public GatewayPairTest {
     EXPECT_THAT(r.out, HasSubstr("enrolled as gateway " + name));
   }
 
-  // Managed turns a pair config into a managed one: no policy file, no
-  // peers (the controller tells), the enrolled identity.
   nlohmann::json Managed(nlohmann::json config, const std::string& name) {
-    config.erase("policy");
-    config.erase("peers");
-    const std::string id = "enrolled-" + name + "/";
-    config["identity"] = {{"cert", id + name + ".crt"}, {"key", id + name + ".key"}, {"ca", id + "ca.crt"}};
-    config["controller"] = {{"address", controller_->address()}};
-    config["state_dir"] = "state-" + name;
-    config["tunnel"]["keepalive_interval"] = "500ms";
-    config["tunnel"]["keepalive_timeout"] = "3s";
-    return config;
+    return ManagedGatewayConfig(std::move(config), name, controller_->address());
   }
 
   // StartManagedPair enrolls and starts gw-cloud, then gw-onprem with its

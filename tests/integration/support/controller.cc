@@ -21,6 +21,19 @@ ControllerProcess::ControllerProcess(std::string dir, std::string pki) : dir_(st
 
 ControllerProcess::~ControllerProcess() { Stop(); }
 
+nlohmann::json ManagedGatewayConfig(nlohmann::json config, const std::string& name,
+                                    const std::string& controller_address) {
+  config.erase("policy");
+  config.erase("peers");
+  const std::string id = "enrolled-" + name + "/";
+  config["identity"] = {{"cert", id + name + ".crt"}, {"key", id + name + ".key"}, {"ca", id + "ca.crt"}};
+  config["controller"] = {{"address", controller_address}};
+  config["state_dir"] = "state-" + name;
+  config["tunnel"]["keepalive_interval"] = "500ms";
+  config["tunnel"]["keepalive_timeout"] = "3s";
+  return config;
+}
+
 ::testing::AssertionResult ControllerProcess::Start(Millis timeout) {
   const std::string path = dir_ + "/ctl.json";
   if (!WriteFileAtomically(path, config_.dump(2))) return ::testing::AssertionFailure() << "cannot write " << path;

@@ -69,6 +69,14 @@ class ControllerProcess {
   uint16_t port_ = 0;
 };
 
+// ManagedGatewayConfig turns a gateway pair config into one managed by the
+// controller at `controller_address`: no policy file, no peers (the
+// controller tells), the identity `braidctl enroll` wrote to enrolled-NAME/
+// beside the config, state in state-NAME/, and a keepalive short enough
+// for tests that stop a gateway's peer.
+nlohmann::json ManagedGatewayConfig(nlohmann::json config, const std::string& name,
+                                    const std::string& controller_address);
+
 }  // namespace braid::integration
 
 #endif  // BRAID_TESTS_INTEGRATION_SUPPORT_CONTROLLER_H_
