@@ -130,7 +130,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<const G
                config->tunnel.lanes != 0 ? std::to_string(lanes)
                                          : absl::StrCat(LaneCount(config->tunnel, cores, {}), " (short link) or ", lanes,
                                                         " (long link)"),
-               config->controller ? "from controller " + config->controller->address.ToString() : config->policy.file,
+               config->controller ? "from controller " + config->controller->AddressList() : config->policy.file,
                policy->version, policy->table ? policy->table->policy().rules.size() : 0);
   return gw;
 }

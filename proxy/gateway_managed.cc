@@ -63,7 +63,9 @@ absl::Status Gateway::MakeControllerLink() {
   ControllerLink::Hooks hooks;
   hooks.apply = [this](const controller::GatewayState& state) { return ApplyControllerState(state); };
   hooks.report = [this] { return Report(); };
-  controller_link_ = std::make_unique<ControllerLink>(workers_->control(), *std::move(tls), link.address.ToString(),
+  std::vector<std::string> addresses;
+  for (const Endpoint& address : link.addresses) addresses.push_back(address.ToString());
+  controller_link_ = std::make_unique<ControllerLink>(workers_->control(), *std::move(tls), addresses,
                                                       *state_store_, std::move(hooks),
                                                       controller_state_ ? controller_state_->etag : "");
   return absl::OkStatus();

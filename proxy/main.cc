@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
     }
     if (config->controller) {
       std::cout << cli.config_path << ": configuration and identity are valid (policy from the controller at "
-                << config->controller->address.ToString() << ")\n";
+                << config->controller->AddressList() << ")\n";
     } else {
       std::cout << cli.config_path << ": configuration, policy and identity are valid\n";
     }

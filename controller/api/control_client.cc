@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -21,6 +22,14 @@ std::string Describe(const boost::system::error_code& ec) {
     return absl::StrCat("TLS: ", reason != nullptr ? reason : ec.message());
   }
   return ec.message();
+}
+
+// The payload that marks a failure before any byte of the request left.
+constexpr char kNotSentPayload[] = "braid.dev/request-not-sent";
+
+absl::Status NotSent(absl::Status status) {
+  status.SetPayload(kNotSentPayload, absl::Cord("1"));
+  return status;
 }
 
 }  // namespace
@@ -57,6 +66,8 @@ void ControlClient::Drop() {
   conn_.reset();
 }
 
+bool RequestNotSent(const absl::Status& status) { return status.GetPayload(kNotSentPayload).has_value(); }
+
 absl::Status ControlClient::Closed(const std::string& target) const {
   return absl::CancelledError(absl::StrCat("controller ", address_, ": ", target, ": closed"));
 }
@@ -68,7 +79,9 @@ asio::awaitable<absl::Status> ControlClient::Connect(const std::string& target) 
   asio::ip::tcp::resolver resolver(executor_);
   auto [rec, results] = co_await resolver.async_resolve(host_, port_, kAsTuple);
   if (closes_ != closes) co_return Closed(target);
-  if (rec) co_return absl::UnavailableError(absl::StrCat("controller ", address_, ": cannot resolve: ", rec.message()));
+  if (rec) {
+    co_return NotSent(absl::UnavailableError(absl::StrCat("controller ", address_, ": cannot resolve: ", rec.message())));
+  }
   // In conn_ from the start, so that Close() aborts the connect and the
   // handshake too.
   const auto conn = std::make_shared<Connection>(executor_, *tls_);
@@ -78,13 +91,14 @@ asio::awaitable<absl::Status> ControlClient::Connect(const std::string& target) 
   if (closes_ != closes) co_return Closed(target);
   if (cec) {
     Drop();
-    co_return absl::UnavailableError(absl::StrCat("controller ", address_, ": cannot connect: ", Describe(cec)));
+    co_return NotSent(absl::UnavailableError(absl::StrCat("controller ", address_, ": cannot connect: ", Describe(cec))));
   }
   auto [hec] = co_await conn->stream.async_handshake(asio::ssl::stream_base::client, kAsTuple);
   if (closes_ != closes) co_return Closed(target);
   if (hec) {
     Drop();
-    co_return absl::UnavailableError(absl::StrCat("controller ", address_, ": handshake failed: ", Describe(hec)));
+    co_return NotSent(
+        absl::UnavailableError(absl::StrCat("controller ", address_, ": handshake failed: ", Describe(hec))));
   }
   co_return absl::OkStatus();
 }

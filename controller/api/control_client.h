@@ -112,6 +112,11 @@ absl::StatusOr<ControlResponse> RequestBlocking(std::shared_ptr<asio::ssl::conte
                                                 http::verb method, std::string target, std::string body,
                                                 std::chrono::milliseconds timeout);
 
+// RequestNotSent: whether a Request failed before any of the request was
+// sent (the name did not resolve, the connection or the TLS handshake
+// failed), so that trying it on another controller cannot apply it twice.
+bool RequestNotSent(const absl::Status& status);
+
 // ErrorFromResponse turns a non-2xx response into a status carrying the
 // server's error text ({"error": "..."} bodies), or OK for 2xx.
 absl::Status ErrorFromResponse(const ControlResponse& response);

@@ -94,6 +94,10 @@ absl::StatusOr<ApplyResult> PolicyRegistry::Commit(const std::string& text, cons
                                                    const std::string& origin, bool dry_run) {
   absl::StatusOr<Policy> next = Validate(text);
   if (!next.ok()) return next.status();
+  // Up to date first (another controller sharing the store may have stored
+  // versions since), so that the diff is against the real current version
+  // and only a true race ends in a conflict.
+  if (absl::StatusOr<bool> read = Refresh(); !read.ok()) return read.status();
   Policy current;
   if (const PolicyVersion* cur = Current()) {
     absl::StatusOr<Policy> parsed = ParsePolicy(cur->text, "current policy");

@@ -258,6 +258,13 @@ asio::awaitable<Response> ApiServer::HandleGateway(const Request& req, GatewayRe
     if (!report.ok()) co_return FromStatus(report.status());
     const uint64_t version = report->policy_version;
     const std::string policy_error = report->policy_error;
+    // A gateway that runs a version this controller has not read yet was
+    // served by another controller sharing the store: catch up now rather
+    // than serve it an older state at its next poll.
+    const PolicyVersion* known = policies_.Current();
+    if (version > (known ? known->version : 0)) {
+      if (absl::StatusOr<bool> read = policies_.Refresh(); !read.ok()) co_return FromStatus(read.status());
+    }
     absl::StatusOr<bool> moved = gateways_.Reported(gateway, *std::move(report), req.remote_ip);
     if (!moved.ok()) co_return FromStatus(moved.status());
     if (*moved) {

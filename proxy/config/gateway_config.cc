@@ -333,8 +333,23 @@ class GatewayConfigParser {
     if (controller == nullptr) return;
     ControllerLinkConfig link;
     const JsonPath at = JsonPath().Key("controller");
+    // One address, or a list of controllers that share their state.
     With(*controller, at, "address", true, [&](const json& v, const JsonPath& p) {
-      r_->ReadEndpoint(v, p, {.allow_name = true, .allow_port_zero = false}, &link.address);
+      const EndpointRule rule{.allow_name = true, .allow_port_zero = false};
+      if (!v.is_array()) {
+        if (Endpoint e; r_->ReadEndpoint(v, p, rule, &e)) link.addresses.push_back(std::move(e));
+        return;
+      }
+      if (v.empty()) return r_->Error(p, "must name at least one controller");
+      for (size_t i = 0; i < v.size(); ++i) {
+        Endpoint e;
+        if (!r_->ReadEndpoint(v[i], p.Index(i), rule, &e)) continue;
+        if (std::find(link.addresses.begin(), link.addresses.end(), e) != link.addresses.end()) {
+          r_->Error(p.Index(i), absl::StrCat(ConfigReader::Quoted(v[i]), " is listed twice"));
+          continue;
+        }
+        link.addresses.push_back(std::move(e));
+      }
     });
     With(*controller, at, "name", false, [&](const json& v, const JsonPath& p) {
       if (!r_->ReadString(v, p, &link.name)) return;
@@ -529,6 +544,12 @@ absl::StatusOr<GatewayConfig> LoadGatewayConfig(const std::string& path) {
   absl::StatusOr<GatewayConfig> config = Parse(text, path, absolute.parent_path(), /*check_files=*/true);
   if (config.ok()) config->source_path = absolute.string();
   return config;
+}
+
+std::string ControllerLinkConfig::AddressList() const {
+  std::string out;
+  for (const Endpoint& address : addresses) absl::StrAppend(&out, out.empty() ? "" : ", ", address.ToString());
+  return out;
 }
 
 }  // namespace braid::proxy

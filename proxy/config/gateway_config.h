@@ -81,8 +81,12 @@ struct PolicyConfig {
 // ControllerLinkConfig: where the gateway takes its policy and its peers
 // from when a controller manages it (docs/controller.md).
 struct ControllerLinkConfig {
-  Endpoint address;                 // the controller's API; a name is resolved
+  // The controller's API; a name is resolved. Several: controllers sharing
+  // one state (etcd), tried in turn (ControllerLink).
+  std::vector<Endpoint> addresses;
   std::string name = "controller";  // the name its certificate must carry
+  // "ctl-a:7443, ctl-b:7443", for messages.
+  std::string AddressList() const;
   friend bool operator==(const ControllerLinkConfig&, const ControllerLinkConfig&) = default;
 };
 

@@ -12,21 +12,21 @@ constexpr std::string_view kCacheKey = "controller/state";
 
 }  // namespace
 
-ControllerLink::ControllerLink(asio::io_context& control, std::shared_ptr<asio::ssl::context> tls, std::string address,
-                               controller::Store& cache, Hooks hooks, std::string known_etag)
-    : control_(control),
-      client_(control.get_executor(), std::move(tls), std::move(address)),
-      cache_(cache),
-      hooks_(std::move(hooks)),
-      known_etag_(std::move(known_etag)),
-      timer_(control) {}
+ControllerLink::ControllerLink(asio::io_context& control, std::shared_ptr<asio::ssl::context> tls,
+                               const std::vector<std::string>& addresses, controller::Store& cache, Hooks hooks,
+                               std::string known_etag)
+    : control_(control), cache_(cache), hooks_(std::move(hooks)), known_etag_(std::move(known_etag)), timer_(control) {
+  for (const std::string& address : addresses) {
+    clients_.push_back(std::make_unique<controller::ControlClient>(control.get_executor(), tls, address));
+  }
+}
 
 void ControllerLink::Start() { asio::co_spawn(control_, Run(), asio::detached); }
 
 void ControllerLink::Stop() {
   stopped_ = true;
   timer_.cancel();
-  client_.Close();
+  for (auto& client : clients_) client->Close();
 }
 
 absl::StatusOr<controller::GatewayState> ControllerLink::LoadCached(controller::Store& cache) {
@@ -58,15 +58,16 @@ asio::awaitable<void> ControllerLink::Backoff() {
 asio::awaitable<void> ControllerLink::Run() {
   namespace http = controller::http;
   while (!stopped_) {
+    controller::ControlClient& client = *clients_[current_];
     controller::GatewayReport report = hooks_.report();
     report.policy_error = policy_error_;
-    absl::StatusOr<controller::ControlResponse> sent = co_await client_.Request(
+    absl::StatusOr<controller::ControlResponse> sent = co_await client.Request(
         http::verb::post, std::string(controller::kGatewayReportPath),
         controller::GatewayReportToJson(report).dump(), kRequestTimeout);
     absl::Status status = sent.ok() ? controller::ErrorFromResponse(*sent) : sent.status();
     absl::StatusOr<controller::ControlResponse> polled = absl::UnknownError("");
     if (status.ok()) {
-      polled = co_await client_.Request(http::verb::get,
+      polled = co_await client.Request(http::verb::get,
                                         absl::StrCat(std::string(controller::kGatewayStatePath), "?known=", known_etag_), "",
                                         kPollTimeout);
       status = polled.ok() ? controller::ErrorFromResponse(*polled) : polled.status();
@@ -74,15 +75,24 @@ asio::awaitable<void> ControllerLink::Run() {
     if (stopped_) co_return;
     if (!status.ok()) {
       const std::string error(status.message());
+      if (++failed_in_row_ < clients_.size()) {
+        // Another controller may answer: try it now.
+        current_ = (current_ + 1) % clients_.size();
+        spdlog::warn("controller: {}; trying the controller at {}", error, clients_[current_]->address());
+        continue;
+      }
       if (reachable_ || error != last_error_) {
         spdlog::warn("controller: {}; the last applied policy stays enforced, retrying with backoff", error);
       }
       reachable_ = false;
       last_error_ = error;
+      failed_in_row_ = 0;
+      current_ = (current_ + 1) % clients_.size();
       co_await Backoff();
       continue;
     }
-    if (!reachable_) spdlog::info("controller: reachable again at {}", client_.address());
+    if (!reachable_ || failed_in_row_ > 0) spdlog::info("controller: reachable at {}", client.address());
+    failed_in_row_ = 0;
     reachable_ = true;
     last_error_.clear();
     backoff_ = kMinBackoff;

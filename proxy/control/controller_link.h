@@ -12,6 +12,10 @@
 //      that a restart while the controller is away starts from it;
 // and around again, so every change is reported right after it is applied.
 //
+// Several controllers (sharing their state on etcd): the link talks to one
+// at a time, and when a request to it fails moves to the next in the list
+// at once; only when every one has failed in a row does it back off.
+//
 // Never fail open: when the controller is away nothing changes; the gateway
 // goes on enforcing the last state it applied, and the link tries again
 // with exponential backoff (0.5 s doubling to 30 s, with jitter so a fleet
@@ -27,6 +31,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "controller/api/control_client.h"
@@ -52,11 +57,13 @@ class ControllerLink {
   static constexpr std::chrono::milliseconds kPollTimeout{135'000};
   static constexpr std::chrono::milliseconds kRequestTimeout{10'000};
 
-  // `cache` is the gateway's state directory store; it must outlive the
-  // link. `known_etag` is the etag of the state applied at start (cached),
-  // "" for none.
-  ControllerLink(asio::io_context& control, std::shared_ptr<asio::ssl::context> tls, std::string address,
-                 controller::Store& cache, Hooks hooks, std::string known_etag);
+  // `addresses` ("host:port" each, at least one) are the controllers, in
+  // the order they are tried. `cache` is the gateway's state directory
+  // store; it must outlive the link. `known_etag` is the etag of the state
+  // applied at start (cached), "" for none.
+  ControllerLink(asio::io_context& control, std::shared_ptr<asio::ssl::context> tls,
+                 const std::vector<std::string>& addresses, controller::Store& cache, Hooks hooks,
+                 std::string known_etag);
 
   void Start();
   void Stop();
@@ -71,7 +78,9 @@ class ControllerLink {
   void Save(const controller::GatewayState& state);
 
   asio::io_context& control_;
-  controller::ControlClient client_;
+  std::vector<std::unique_ptr<controller::ControlClient>> clients_;  // one per controller
+  size_t current_ = 0;       // the controller talked to
+  size_t failed_in_row_ = 0;  // requests failed since the last success, over all controllers
   controller::Store& cache_;
   Hooks hooks_;
   std::string known_etag_;

@@ -83,7 +83,9 @@ json ToJson(const GatewayConfig& c) {
                 {"drain_timeout", Ms(l.drain_timeout)}}},
               {"log", {{"level", c.log.level}, {"json", c.log.json}}}};
   if (c.controller) {
-    out["controller"] = {{"address", c.controller->address.ToString()}, {"name", c.controller->name}};
+    nlohmann::json addresses = nlohmann::json::array();
+    for (const Endpoint& a : c.controller->addresses) addresses.push_back(a.ToString());
+    out["controller"] = {{"address", addresses}, {"name", c.controller->name}};
   } else {
     out["policy"] = {{"file", c.policy.file}};
   }
@@ -101,8 +103,11 @@ void CheckAccepted(const GatewayConfig& c) {
   if (c.controller) {
     Check(!c.state_dir.empty(), "a managed gateway without state_dir");
     Check(IsGatewayName(c.controller->name), "accepted a bad controller name", c.controller->name);
-    CheckRoundTrip(c.controller->address, true);
-    Check(c.controller->address.port != 0, "controller port 0");
+    Check(!c.controller->addresses.empty(), "no controller address");
+    for (const Endpoint& a : c.controller->addresses) {
+      CheckRoundTrip(a, true);
+      Check(a.port != 0, "controller port 0");
+    }
   }
   if (!c.state_dir.empty()) CheckPath(c.state_dir);
 

@@ -12,6 +12,9 @@
 //     both never both win a version: each is stored or refused as a
 //     conflict (409), and both controllers end with the same history,
 //     numbered without gaps, holding exactly the applies acknowledged;
+//   - gateways and braidctl given both controllers move to the other when
+//     one is killed: the next policy, applied through the survivor,
+//     reaches the gateways within 5 s and is enforced;
 //   - with etcd down, a controller refuses to start and says why, rather
 //     than serve without its state;
 //   - a config with both state_dir and etcd, or a member that is not on
@@ -174,6 +177,54 @@ TEST_F(ControllerEtcdTest, TwoControllersServeOneFleet) {
     ASSERT_EQ(history["versions"].size(), expected) << history;
     for (size_t i = 0; i < expected; ++i) EXPECT_EQ(history["versions"][i]["version"], i + 1);
   }
+}
+
+TEST_F(ControllerEtcdTest, GatewaysAndBraidctlMoveToAnotherControllerWhenOneDies) {
+  std::unique_ptr<ControllerProcess> a = Controller("ctl-a");
+  std::unique_ptr<ControllerProcess> b = Controller("ctl-b");
+  ASSERT_TRUE(a->Start());
+  ASSERT_TRUE(b->Start());
+  const std::string both = a->address() + "," + b->address();
+  b->set_ctl_controllers(both);
+  for (const char* name : {kCloud, kOnprem}) {
+    const RunResult enrolled = a->Enroll(a->Token(name), Path(std::string("enrolled-") + name));
+    ASSERT_EQ(enrolled.exit_code, 0) << enrolled.err;
+  }
+  Collector<ReceiveResult> received;
+  TcpServer sink(DrainHandler(&received, Millis(30'000)));
+  const nlohmann::json controllers = {a->address(), b->address()};
+  nlohmann::json cloud = ManagedGatewayConfig(CloudConfig(), kCloud, "");
+  nlohmann::json onprem = ManagedGatewayConfig(OnpremConfig(1, sink.port()), kOnprem, "");
+  cloud["controller"]["address"] = onprem["controller"]["address"] = controllers;
+  ASSERT_TRUE(StartCloud(cloud));
+  ASSERT_TRUE(StartOnprem(onprem));
+  WritePolicy("v1.json", PermitPolicy(sink.port()));
+  RunResult applied = b->Ctl({"policy", "apply", Path("v1.json")});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  for (GatewayProcess* gw : {onprem_.get(), cloud_.get()}) {
+    EXPECT_TRUE(gw->WaitForLog("controller: policy version 1 applied", Millis(2'000))) << gw->name();
+  }
+
+  // A dies. braidctl, given both, reaches B; the gateways, whose held polls
+  // were on A, move to B and get the next version from it.
+  a->Kill();
+  WritePolicy("v2.json", DenyPolicy(sink.port(), "deny-sink"));
+  applied = b->Ctl({"policy", "apply", Path("v2.json")});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  for (GatewayProcess* gw : {onprem_.get(), cloud_.get()}) {
+    EXPECT_TRUE(gw->WaitForLog("controller: policy version 2 applied", Millis(5'000))) << gw->name();
+    EXPECT_TRUE(gw->WaitForLog("controller: reachable at " + b->address(), Millis(1'000))) << gw->name();
+  }
+  // Enforced: the new version's deny refuses the flow.
+  const OneWayResult refused = SendAndClose(service_port(), 12, 64 << 10, Millis(10'000));
+  EXPECT_TRUE(SourceSawReset(refused)) << DescribeOneWay(refused);
+  // A write whose first controller cannot be reached is sent to the next;
+  // with none reachable braidctl says why for each.
+  b->Kill();
+  const RunResult none = b->Ctl({"policy", "history"});
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_THAT(none.err, HasSubstr(a->address()));
+  EXPECT_THAT(none.err, HasSubstr(b->address()));
 }
 
 TEST_F(ControllerEtcdTest, WithEtcdDownTheControllerRefusesToStart) {

@@ -95,7 +95,8 @@ bool ControllerProcess::Running() { return process_ && process_->Running(); }
 RunResult ControllerProcess::Ctl(const std::vector<std::string>& args, const std::string& identity) {
   std::vector<std::string> argv = {kBraidctl};
   argv.insert(argv.end(), args.begin(), args.end());
-  for (const std::string& a : {std::string("--controller"), address(), std::string("--cert"),
+  for (const std::string& a : {std::string("--controller"), ctl_controllers_.empty() ? address() : ctl_controllers_,
+                               std::string("--cert"),
                                pki_ + "/" + identity + ".crt", std::string("--key"), pki_ + "/" + identity + ".key",
                                std::string("--ca"), pki_ + "/ca.crt"}) {
     argv.push_back(a);

@@ -50,6 +50,9 @@ class ControllerProcess {
   // are in the PKI directory, "admin" by default), against this
   // controller.
   RunResult Ctl(const std::vector<std::string>& args, const std::string& identity = "admin");
+  // set_ctl_controllers sets the --controller Ctl passes ("A,B": several
+  // controllers, tried in turn); by default, this controller's address.
+  void set_ctl_controllers(std::string addresses) { ctl_controllers_ = std::move(addresses); }
   // CtlJson runs Ctl with --json and parses stdout; a failure is a test
   // failure and returns null.
   nlohmann::json CtlJson(const std::vector<std::string>& args);
@@ -67,6 +70,7 @@ class ControllerProcess {
   nlohmann::json config_;
   std::unique_ptr<Process> process_;
   uint16_t port_ = 0;
+  std::string ctl_controllers_;
 };
 
 // ManagedGatewayConfig turns a gateway pair config into one managed by the

@@ -521,12 +521,32 @@ TEST(GatewayConfigTest, ManagedGatewayTakesControllerInsteadOfPolicy) {
   })"));
   ASSERT_TRUE(config.ok()) << config.status();
   ASSERT_TRUE(config->controller.has_value());
-  EXPECT_EQ(config->controller->address.ToString(), "ctl.example:7443");
+  ASSERT_EQ(config->controller->addresses.size(), 1u);
+  EXPECT_EQ(config->controller->addresses[0].ToString(), "ctl.example:7443");
   EXPECT_EQ(config->controller->name, "controller");
   EXPECT_EQ(config->state_dir, "/etc/braid/state");
   EXPECT_EQ(config->policy.file, "");
   ASSERT_TRUE(config->tunnel.advertise.has_value());
   EXPECT_EQ(config->tunnel.advertise->ToString(), "203.0.113.5:4433");
+}
+
+// Controllers sharing their state: a list of addresses, tried in turn.
+TEST(GatewayConfigTest, ManagedGatewayTakesAListOfControllers) {
+  absl::StatusOr<GatewayConfig> config = Parse(Patched(R"({
+    "policy": null, "peers": null, "state_dir": "state",
+    "controller": {"address": ["ctl-a.example:7443", "[2001:db8::7]:7443", "192.0.2.8:7443"]}
+  })"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->controller->addresses.size(), 3u);
+  EXPECT_EQ(config->controller->AddressList(), "ctl-a.example:7443, [2001:db8::7]:7443, 192.0.2.8:7443");
+
+  const std::string managed = R"("policy": null, "peers": null, "state_dir": "s", )";
+  EXPECT_THAT(ErrorLines(Patched("{" + managed + R"("controller": {"address": []}})")),
+              ElementsAre("gw.json: controller.address: must name at least one controller"));
+  EXPECT_THAT(ErrorLines(Patched("{" + managed + R"("controller": {"address": ["a:1", "b:2", "a:1"]}})")),
+              ElementsAre("gw.json: controller.address[2]: \"a:1\" is listed twice"));
+  EXPECT_THAT(ErrorLines(Patched("{" + managed + R"("controller": {"address": ["a:1", "b"]}})")),
+              ElementsAre(HasSubstr("gw.json: controller.address[1]: ")));
 }
 
 TEST(GatewayConfigTest, ManagedGatewayErrors) {
