@@ -37,47 +37,67 @@ absl::StatusOr<bool> GatewayRegistry::Refresh() {
   if (!keys.ok()) return keys.status();
   bool changed = false;
   for (const std::string& key : *keys) {
-    absl::StatusOr<std::string> text = store_.Get(key);
-    if (absl::IsNotFound(text.status())) continue;  // deleted since the list
-    if (!text.ok()) return text.status();
-    GatewayRecord g;
-    JsonFields f(std::string_view(*text), key);
-    g.name = f.String("name");
-    g.serials = ReadSerials(f, "serials");
-    g.revoked_serials = ReadSerials(f, "revoked_serials");
-    g.revoked = f.Bool("revoked");
-    g.address = f.String("address");
-    g.enrolled_at = f.String("enrolled_at");
-    g.revoked_at = f.String("revoked_at");
-    if (absl::Status s = f.Finish(); !s.ok()) return absl::DataLossError(s.message());
-    auto [it, added] = gateways_.try_emplace(GatewayKey(g.name), g);
-    GatewayRecord& r = it->second;
-    if (!added && r.name == g.name && r.serials == g.serials && r.revoked_serials == g.revoked_serials &&
-        r.revoked == g.revoked && r.address == g.address && r.enrolled_at == g.enrolled_at &&
-        r.revoked_at == g.revoked_at) {
-      continue;
-    }
-    changed = true;
-    if (!added) {
-      r.name = std::move(g.name);
-      r.serials = std::move(g.serials);
-      r.revoked_serials = std::move(g.revoked_serials);
-      r.revoked = g.revoked;
-      r.address = std::move(g.address);
-      r.enrolled_at = std::move(g.enrolled_at);
-      r.revoked_at = std::move(g.revoked_at);
-    }
+    absl::StatusOr<bool> read = Read(key);
+    if (!read.ok()) return read.status();
+    changed = changed || *read;
   }
   return changed;
 }
 
-absl::Status GatewayRegistry::Save(const GatewayRecord& g) {
-  nlohmann::json record = {
-      {"name", g.name},       {"serials", g.serials},         {"revoked_serials", g.revoked_serials},
-      {"revoked", g.revoked}, {"address", g.address},         {"enrolled_at", g.enrolled_at},
-      {"revoked_at", g.revoked_at},
-  };
-  return store_.Put(absl::StrCat(kPrefix, GatewayKey(g.name)), record.dump());
+absl::StatusOr<bool> GatewayRegistry::Read(const std::string& key) {
+  absl::StatusOr<std::string> text = store_.Get(key);
+  if (absl::IsNotFound(text.status())) return false;  // deleted since it was listed
+  if (!text.ok()) return text.status();
+  GatewayRecord g;
+  JsonFields f(std::string_view(*text), key);
+  g.name = f.String("name");
+  g.serials = ReadSerials(f, "serials");
+  g.revoked_serials = ReadSerials(f, "revoked_serials");
+  g.revoked = f.Bool("revoked");
+  g.address = f.String("address");
+  g.enrolled_at = f.String("enrolled_at");
+  g.revoked_at = f.String("revoked_at");
+  if (absl::Status s = f.Finish(); !s.ok()) return absl::DataLossError(s.message());
+  GatewayRecord& r = gateways_[GatewayKey(g.name)];
+  if (r.stored == *text) return false;
+  // The durable fields; what lives in memory stays.
+  r.name = std::move(g.name);
+  r.serials = std::move(g.serials);
+  r.revoked_serials = std::move(g.revoked_serials);
+  r.revoked = g.revoked;
+  r.address = std::move(g.address);
+  r.enrolled_at = std::move(g.enrolled_at);
+  r.revoked_at = std::move(g.revoked_at);
+  r.stored = *std::move(text);
+  return true;
+}
+
+absl::Status GatewayRegistry::Change(const std::string& name,
+                                     const std::function<absl::Status(GatewayRecord&)>& change) {
+  const std::string key = absl::StrCat(kPrefix, GatewayKey(name));
+  for (int attempt = 1;; ++attempt) {
+    GatewayRecord& g = Get(name);
+    GatewayRecord next = g;
+    if (absl::Status s = change(next); !s.ok()) return s;
+    const nlohmann::json record = {
+        {"name", next.name},       {"serials", next.serials},         {"revoked_serials", next.revoked_serials},
+        {"revoked", next.revoked}, {"address", next.address},         {"enrolled_at", next.enrolled_at},
+        {"revoked_at", next.revoked_at},
+    };
+    std::string text = record.dump();
+    // Only over the record as this controller last saw it.
+    const absl::Status stored = g.stored.empty() ? store_.Create(key, text) : store_.Swap(key, g.stored, text);
+    if (stored.ok()) {
+      next.stored = std::move(text);
+      g = std::move(next);
+      return absl::OkStatus();
+    }
+    const bool raced = absl::IsAborted(stored) || absl::IsAlreadyExists(stored) || absl::IsNotFound(stored);
+    if (!raced || attempt == kChangeAttempts) return stored;
+    if (absl::IsNotFound(stored)) g.stored.clear();  // removed: create it again
+    // Another controller changed it: take its version, and change that.
+    if (absl::StatusOr<bool> read = Read(key); !read.ok()) return read.status();
+  }
 }
 
 GatewayRecord& GatewayRegistry::Get(const std::string& name) {
@@ -91,35 +111,49 @@ GatewayRecord* GatewayRegistry::Find(const std::string& name) {
   return it == gateways_.end() ? nullptr : &it->second;
 }
 
-absl::StatusOr<GatewayRecord*> GatewayRegistry::Authenticate(const std::string& name, const std::string& serial) {
-  GatewayRecord* known = Find(name);
-  if (known != nullptr && known->revoked_serials.contains(serial)) {
+namespace {
+
+// Whether certificate `serial` may act as `g`: PermissionDenied if revoked.
+absl::Status Admissible(const GatewayRecord& g, const std::string& name, const std::string& serial) {
+  if (g.revoked_serials.contains(serial)) {
     return absl::PermissionDeniedError(absl::StrCat("certificate ", serial, " of gateway ", name, " is revoked"));
   }
-  if (known != nullptr && known->revoked && !known->serials.contains(serial)) {
+  if (g.revoked && !g.serials.contains(serial)) {
     return absl::PermissionDeniedError(absl::StrCat("gateway ", name, " is revoked; enroll it again with a new token"));
   }
-  GatewayRecord& g = Get(name);
-  if (!g.serials.contains(serial)) {
-    GatewayRecord next = g;
-    next.serials.insert(serial);
-    if (absl::Status s = Save(next); !s.ok()) return s;
-    g.serials.insert(serial);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<GatewayRecord*> GatewayRegistry::Authenticate(const std::string& name, const std::string& serial) {
+  if (GatewayRecord* known = Find(name)) {
+    if (absl::Status s = Admissible(*known, name, serial); !s.ok()) return s;
   }
+  if (!Get(name).serials.contains(serial)) {
+    // Checked again inside: a revocation through another controller may
+    // be what the change finds.
+    absl::Status s = Change(name, [&](GatewayRecord& r) {
+      if (absl::Status denied = Admissible(r, name, serial); !denied.ok()) return denied;
+      r.serials.insert(serial);
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+  }
+  GatewayRecord& g = Get(name);
   g.last_seen = std::chrono::steady_clock::now();
   g.last_seen_at = NowRfc3339();
   return &g;
 }
 
 absl::Status GatewayRegistry::Enrolled(const std::string& name, const std::string& serial) {
-  GatewayRecord next = Get(name);
-  next.serials.insert(serial);
-  next.revoked = false;
-  next.revoked_at.clear();
-  next.enrolled_at = NowRfc3339();
-  if (absl::Status s = Save(next); !s.ok()) return s;
-  Get(name) = std::move(next);
-  return absl::OkStatus();
+  return Change(name, [&](GatewayRecord& r) {
+    r.serials.insert(serial);
+    r.revoked = false;
+    r.revoked_at.clear();
+    r.enrolled_at = NowRfc3339();
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<bool> GatewayRegistry::Reported(GatewayRecord& gateway, GatewayReport report,
@@ -131,24 +165,25 @@ absl::StatusOr<bool> GatewayRegistry::Reported(GatewayRecord& gateway, GatewayRe
   }
   gateway.report = std::move(report);
   if (address == gateway.address) return false;
-  GatewayRecord next = gateway;
-  next.address = address;
-  if (absl::Status s = Save(next); !s.ok()) return s;
-  gateway.address = std::move(address);
+  if (absl::Status s = Change(gateway.name, [&](GatewayRecord& r) {
+        r.address = address;
+        return absl::OkStatus();
+      });
+      !s.ok()) {
+    return s;
+  }
   return true;
 }
 
 absl::Status GatewayRegistry::Revoke(const std::string& name) {
-  GatewayRecord* g = Find(name);
-  if (g == nullptr) return absl::NotFoundError(absl::StrCat("no gateway named ", name));
-  GatewayRecord next = *g;
-  next.revoked_serials.insert(next.serials.begin(), next.serials.end());
-  next.serials.clear();
-  next.revoked = true;
-  next.revoked_at = NowRfc3339();
-  if (absl::Status s = Save(next); !s.ok()) return s;
-  *g = std::move(next);
-  return absl::OkStatus();
+  if (Find(name) == nullptr) return absl::NotFoundError(absl::StrCat("no gateway named ", name));
+  return Change(name, [](GatewayRecord& r) {
+    r.revoked_serials.insert(r.serials.begin(), r.serials.end());
+    r.serials.clear();
+    r.revoked = true;
+    r.revoked_at = NowRfc3339();
+    return absl::OkStatus();
+  });
 }
 
 std::vector<FleetPeer> GatewayRegistry::Peers(const std::string& self) const {

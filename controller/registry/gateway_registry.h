@@ -13,13 +13,20 @@
 // Durable: each gateway is one Store record ("gateways/<name>"), written
 // whole on every change. What changes every few seconds (the last report,
 // when it was seen, whether a poll is waiting) lives in memory only.
-// Controllers sharing one store read each other's changes with Refresh.
+//
+// Controllers sharing one store read each other's changes with Refresh,
+// and never overwrite one: a record is written only over the version this
+// controller last read (Store::Swap); if another controller changed it
+// meanwhile, the record is read again and the change made to that (so a
+// revocation and an address change made at once through two controllers
+// both stay).
 //
 // Thread-safety: none; the controller's single event loop owns it.
 #ifndef BRAID_CONTROLLER_REGISTRY_GATEWAY_REGISTRY_H_
 #define BRAID_CONTROLLER_REGISTRY_GATEWAY_REGISTRY_H_
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -44,6 +51,7 @@ struct GatewayRecord {
   std::string enrolled_at;                // RFC 3339, "" if it never enrolled
   std::string revoked_at;
   // In memory.
+  std::string stored;  // the record as last read from or written to the store; "" if none
   std::optional<GatewayReport> report;
   std::string last_seen_at;
   std::chrono::steady_clock::time_point last_seen{};
@@ -89,7 +97,15 @@ class GatewayRegistry {
 
  private:
   explicit GatewayRegistry(Store& store) : store_(store) {}
-  absl::Status Save(const GatewayRecord& g);
+  // Change applies `change` to gateway `name`'s record (a new one if
+  // unknown) and stores it, retrying over a fresher record when another
+  // controller changed it (see the top), at most kChangeAttempts times.
+  // An error from `change` is returned and nothing changes.
+  static constexpr int kChangeAttempts = 5;
+  absl::Status Change(const std::string& name, const std::function<absl::Status(GatewayRecord&)>& change);
+  // Read reads the record at store key `key` into the registry; whether it
+  // changed.
+  absl::StatusOr<bool> Read(const std::string& key);
   GatewayRecord& Get(const std::string& name);
 
   Store& store_;

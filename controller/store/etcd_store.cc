@@ -245,6 +245,26 @@ absl::Status EtcdStore::Write(std::string_view key_view, std::string_view value,
                                                     " (a key cannot be a prefix of another)"));
 }
 
+absl::Status EtcdStore::Swap(std::string_view key_view, std::string_view expected, std::string_view value) {
+  const std::string key(key_view);
+  if (absl::Status s = ValidateStoreKey(key); !s.ok()) return s;
+  if (value.size() > kMaxStoreValueBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": value of ", value.size(), " bytes is over the limit of ", kMaxStoreValueBytes));
+  }
+  // A key that exists already passed the clash checks when it was created,
+  // and nothing can be created above or below it since.
+  const json compare = {{"key", B64(Full(key))}, {"result", "EQUAL"}, {"target", "VALUE"}, {"value", B64(expected)}};
+  const json put = {{"request_put", {{"key", B64(Full(key))}, {"value", B64(value)}}}};
+  absl::StatusOr<json> answer =
+      Call("/v3/kv/txn", {{"compare", json::array({compare})}, {"success", json::array({put})}});
+  if (!answer.ok()) return answer.status();
+  if (answer->value("succeeded", false)) return absl::OkStatus();
+  absl::StatusOr<std::string> now = Get(key);
+  if (!now.ok()) return now.status();  // NotFound: it was deleted
+  return absl::AbortedError(absl::StrCat(key, ": changed since it was read"));
+}
+
 absl::StatusOr<std::string> EtcdStore::Clash(const std::string& key) {
   for (size_t i = 0; i < key.size(); ++i) {
     if (key[i] != '/') continue;

@@ -13,6 +13,7 @@
 //   - Create    the same txn, and the key's create_revision is 0 (it does
 //               not exist): exactly one of any number of concurrent Creates
 //               of a key succeeds;
+//   - Swap      txn: the key's value is the expected one; then put;
 //   - Delete    delete-range of the key (NotFound when it deleted nothing);
 //   - List      range read over the prefix, keys only, sorted.
 // etcd answers a write once a majority of its members has it in their
@@ -81,6 +82,7 @@ class EtcdStore final : public Store {
   absl::StatusOr<std::string> Get(std::string_view key) override;
   absl::Status Put(std::string_view key, std::string_view value) override;
   absl::Status Create(std::string_view key, std::string_view value) override;
+  absl::Status Swap(std::string_view key, std::string_view expected, std::string_view value) override;
   absl::Status Delete(std::string_view key) override;
   absl::StatusOr<std::vector<std::string>> List(std::string_view prefix) override;
 

@@ -155,11 +155,23 @@ absl::StatusOr<std::string> FileStore::Get(std::string_view key) {
 }
 
 absl::Status FileStore::Put(std::string_view key, std::string_view value) {
+  absl::MutexLock writing(&write_mu_);
   return Write(key, value, /*replace=*/true);
 }
 
 absl::Status FileStore::Create(std::string_view key, std::string_view value) {
+  absl::MutexLock writing(&write_mu_);
   return Write(key, value, /*replace=*/false);
+}
+
+absl::Status FileStore::Swap(std::string_view key, std::string_view expected, std::string_view value) {
+  absl::MutexLock writing(&write_mu_);
+  absl::StatusOr<std::string> now = Get(key);
+  if (!now.ok()) return now.status();
+  if (*now != expected) {
+    return absl::AbortedError(absl::StrCat("key \"", std::string(key), "\" changed since it was read"));
+  }
+  return Write(key, value, /*replace=*/true);
 }
 
 absl::Status FileStore::Write(std::string_view key, std::string_view value, bool replace) {
@@ -230,6 +242,7 @@ absl::Status FileStore::WriteTemp(const std::string& parent, std::string_view va
 
 absl::Status FileStore::Delete(std::string_view key) {
   if (absl::Status status = ValidateStoreKey(key); !status.ok()) return status;
+  absl::MutexLock writing(&write_mu_);
   absl::MutexLock lock(&mu_);
   const std::string path = PathOf(key);
   if (::unlink(path.c_str()) != 0) {

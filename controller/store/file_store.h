@@ -76,6 +76,7 @@ class FileStore final : public Store {
   absl::StatusOr<std::string> Get(std::string_view key) override;
   absl::Status Put(std::string_view key, std::string_view value) override;
   absl::Status Create(std::string_view key, std::string_view value) override;
+  absl::Status Swap(std::string_view key, std::string_view expected, std::string_view value) override;
   absl::Status Delete(std::string_view key) override;
   absl::StatusOr<std::vector<std::string>> List(std::string_view prefix) override;
 
@@ -102,6 +103,9 @@ class FileStore final : public Store {
   const std::string dir_;
   absl::Mutex mu_;
   uint64_t next_temp_ ABSL_GUARDED_BY(mu_) = 0;
+  // Held by every write (Put, Create, Swap, Delete) around mu_, so that
+  // Swap's read and write are one step against the others.
+  absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
 };
 
 }  // namespace braid::controller

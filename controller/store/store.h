@@ -5,8 +5,8 @@
 // unused join tokens. The state is small (a few hundred keys, values from a
 // few bytes to a few MiB for a policy document) and written rarely (an
 // operator's command, a gateway's enrollment), so the interface is kept as
-// narrow as a key-value store can be: Get, Put, Create, Delete and a prefix
-// List. That is deliberate. FileStore keeps the map in a directory on one
+// narrow as a key-value store can be: Get, Put, Create, Swap (compare and
+// swap), Delete and a prefix List. That is deliberate. FileStore keeps the map in a directory on one
 // machine; an etcd backend is planned for controllers that must outlive one
 // machine, and every operation here maps onto one etcd request (Create is a
 // transaction on create_revision == 0, List a range read). Nothing above
@@ -71,6 +71,14 @@ class Store {
   // against any concurrent Create or Put of the same key (used for
   // append-only records such as policy versions). Other errors as for Put.
   virtual absl::Status Create(std::string_view key, std::string_view value) = 0;
+
+  // Swap replaces `key`'s value with `value` only if it is `expected` now,
+  // atomically against every other write: a compare-and-swap, for records
+  // that several controllers sharing the store read, change and write
+  // back. Returns Aborted if the value is another (someone changed it:
+  // read it again and retry), NotFound if the key is absent; other errors
+  // as for Put.
+  virtual absl::Status Swap(std::string_view key, std::string_view expected, std::string_view value) = 0;
 
   // Delete removes `key` durably. Returns NotFound if absent,
   // InvalidArgument for a bad key, another error for an I/O failure.

@@ -136,6 +136,22 @@ TEST(FileStoreTest, RoundTripAndOverwrite) {
   EXPECT_THAT(TempFiles(tmp.path()), IsEmpty());
 }
 
+TEST(FileStoreTest, SwapReplacesOnlyTheExpectedValue) {
+  TempDir tmp;
+  std::unique_ptr<FileStore> store = OpenOrDie(tmp.path());
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Put("gateways/gw-a", "one").ok());
+  ASSERT_TRUE(store->Swap("gateways/gw-a", "one", "two").ok());
+  EXPECT_EQ(*store->Get("gateways/gw-a"), "two");
+  // Another writer got there first: nothing changes.
+  const absl::Status stale = store->Swap("gateways/gw-a", "one", "three");
+  EXPECT_EQ(stale.code(), absl::StatusCode::kAborted) << stale;
+  EXPECT_EQ(*store->Get("gateways/gw-a"), "two");
+  EXPECT_EQ(store->Swap("gateways/gw-b", "", "x").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->Swap("Bad", "a", "b").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(TempFiles(tmp.path()), IsEmpty());
+}
+
 TEST(FileStoreTest, CreateRefusesAnExistingKey) {
   TempDir tmp;
   std::unique_ptr<FileStore> store = OpenOrDie(tmp.path());

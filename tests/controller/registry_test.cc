@@ -126,6 +126,34 @@ TEST_F(RegistryTest, RevocationCoversEverySerialSeenAndSurvivesARestart) {
   EXPECT_FALSE(gateways_->Authenticate("gw-a", "aa01").ok());
 }
 
+// Two controllers sharing one store, each with its own registry: a
+// revocation through one and an address recorded through the other at the
+// same time both stay (the second write is made over the first), and the
+// stale one sees the revocation when it checks a certificate.
+TEST_F(RegistryTest, ChangesThroughTwoControllersNeverOverwriteEachOther) {
+  absl::StatusOr<GatewayRecord*> gw = gateways_->Authenticate("gw-a", "aa01");
+  ASSERT_TRUE(gw.ok());
+  absl::StatusOr<std::unique_ptr<GatewayRegistry>> other = GatewayRegistry::Load(*store_);
+  ASSERT_TRUE(other.ok()) << other.status();
+
+  ASSERT_TRUE(gateways_->Revoke("gw-a").ok());
+  // The other has not read the revocation; it records gw-a's new address.
+  GatewayRecord* stale = (*other)->Find("gw-a");
+  ASSERT_NE(stale, nullptr);
+  GatewayReport report;
+  report.tunnel_port = 4433;
+  ASSERT_TRUE((*other)->Reported(*stale, report, "127.0.0.9").ok());
+
+  Reopen();
+  const GatewayRecord* stored = gateways_->Find("gw-a");
+  ASSERT_NE(stored, nullptr);
+  EXPECT_TRUE(stored->revoked);
+  EXPECT_EQ(stored->address, "127.0.0.9:4433");
+  EXPECT_EQ(gateways_->Authenticate("gw-a", "aa01").status().code(), absl::StatusCode::kPermissionDenied);
+  // A certificate the other has not seen: checked against the fresh record.
+  EXPECT_EQ((*other)->Authenticate("gw-a", "aa05").status().code(), absl::StatusCode::kPermissionDenied);
+}
+
 TEST(GatewayApiTest, StateAndReportRoundTripAndUnknownKeysAreRefused) {
   GatewayState state;
   state.etag = "e1";

@@ -90,6 +90,26 @@ TEST_F(EtcdStoreTest, GetPutCreateDeleteList) {
   EXPECT_THAT(*store->List("policy/"), ElementsAre("policy/current", "policy/v000002"));
 }
 
+TEST_F(EtcdStoreTest, SwapReplacesOnlyTheExpectedValue) {
+  std::unique_ptr<EtcdStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Put("gateways/gw-a", "one").ok());
+  ASSERT_TRUE(store->Swap("gateways/gw-a", "one", "two").ok());
+  EXPECT_EQ(*store->Get("gateways/gw-a"), "two");
+  const absl::Status stale = store->Swap("gateways/gw-a", "one", "three");
+  EXPECT_EQ(stale.code(), absl::StatusCode::kAborted) << stale;
+  EXPECT_EQ(*store->Get("gateways/gw-a"), "two");
+  EXPECT_EQ(store->Swap("gateways/gw-b", "", "x").code(), absl::StatusCode::kNotFound);
+  // Of 8 threads swapping from one value, exactly one wins.
+  std::atomic<int> won{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] { won += store->Swap("gateways/gw-a", "two", "by-" + std::to_string(i)).ok(); });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(won.load(), 1);
+}
+
 TEST_F(EtcdStoreTest, BadKeysValuesAndClashesChangeNothing) {
   std::unique_ptr<EtcdStore> store = Open();
   ASSERT_NE(store, nullptr);
