@@ -33,23 +33,32 @@ absl::StatusOr<std::unique_ptr<GatewayRegistry>> GatewayRegistry::Load(Store& st
 }
 
 absl::StatusOr<bool> GatewayRegistry::Refresh() {
-  absl::StatusOr<std::vector<std::string>> keys = store_.List(kPrefix);
-  if (!keys.ok()) return keys.status();
+  // Every record in one read where the store can (Store::Scan).
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> records = store_.Scan(kPrefix);
+  if (!records.ok()) return records.status();
   bool changed = false;
-  for (const std::string& key : *keys) {
-    absl::StatusOr<bool> read = Read(key);
-    if (!read.ok()) return read.status();
-    changed = changed || *read;
+  for (auto& [key, text] : *records) {
+    absl::StatusOr<bool> adopted = Adopt(key, std::move(text));
+    if (!adopted.ok()) return adopted.status();
+    changed = changed || *adopted;
   }
   return changed;
 }
 
 absl::StatusOr<bool> GatewayRegistry::Read(const std::string& key) {
   absl::StatusOr<std::string> text = store_.Get(key);
-  if (absl::IsNotFound(text.status())) return false;  // deleted since it was listed
+  if (absl::IsNotFound(text.status())) return false;  // deleted meanwhile
   if (!text.ok()) return text.status();
+  return Adopt(key, *std::move(text));
+}
+
+absl::StatusOr<bool> GatewayRegistry::Adopt(const std::string& key, std::string text) {
+  if (const auto it = gateways_.find(key.substr(std::string_view(kPrefix).size()));
+      it != gateways_.end() && it->second.stored == text) {
+    return false;  // as this controller last saw it
+  }
   GatewayRecord g;
-  JsonFields f(std::string_view(*text), key);
+  JsonFields f(std::string_view(text), key);
   g.name = f.String("name");
   g.serials = ReadSerials(f, "serials");
   g.revoked_serials = ReadSerials(f, "revoked_serials");
@@ -59,7 +68,6 @@ absl::StatusOr<bool> GatewayRegistry::Read(const std::string& key) {
   g.revoked_at = f.String("revoked_at");
   if (absl::Status s = f.Finish(); !s.ok()) return absl::DataLossError(s.message());
   GatewayRecord& r = gateways_[GatewayKey(g.name)];
-  if (r.stored == *text) return false;
   // The durable fields; what lives in memory stays.
   r.name = std::move(g.name);
   r.serials = std::move(g.serials);
@@ -68,7 +76,7 @@ absl::StatusOr<bool> GatewayRegistry::Read(const std::string& key) {
   r.address = std::move(g.address);
   r.enrolled_at = std::move(g.enrolled_at);
   r.revoked_at = std::move(g.revoked_at);
-  r.stored = *std::move(text);
+  r.stored = std::move(text);
   return true;
 }
 

@@ -103,9 +103,10 @@ class GatewayRegistry {
   // An error from `change` is returned and nothing changes.
   static constexpr int kChangeAttempts = 5;
   absl::Status Change(const std::string& name, const std::function<absl::Status(GatewayRecord&)>& change);
-  // Read reads the record at store key `key` into the registry; whether it
-  // changed.
+  // Read reads the record at store key `key` into the registry, and Adopt
+  // takes its text `text`; whether it changed.
   absl::StatusOr<bool> Read(const std::string& key);
+  absl::StatusOr<bool> Adopt(const std::string& key, std::string text);
   GatewayRecord& Get(const std::string& name);
 
   Store& store_;

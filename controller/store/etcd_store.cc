@@ -295,6 +295,27 @@ absl::Status EtcdStore::Delete(std::string_view key_view) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> EtcdStore::Scan(std::string_view prefix) {
+  if (absl::Status s = ValidateStoreKeyPrefix(prefix); !s.ok()) return s;
+  const std::string from = Full(prefix);
+  absl::StatusOr<json> answer =
+      Call("/v3/kv/range", {{"key", B64(from)}, {"range_end", B64(PrefixEnd(from))}, {"sort_order", "ASCEND"}});
+  if (!answer.ok()) return answer.status();
+  std::vector<std::pair<std::string, std::string>> out;
+  const json& kvs = (*answer)["kvs"];
+  if (!kvs.is_array()) return out;
+  out.reserve(kvs.size());
+  for (const json& kv : kvs) {
+    absl::StatusOr<std::string> full = DecodeB64(kv.value("key", json()), "key");
+    if (!full.ok()) return full.status();
+    // An empty value is left out of the answer.
+    absl::StatusOr<std::string> value = kv.contains("value") ? DecodeB64(kv["value"], "value") : std::string();
+    if (!value.ok()) return value.status();
+    out.emplace_back(full->substr(options_.prefix.size()), *std::move(value));
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<std::string>> EtcdStore::List(std::string_view prefix) {
   if (absl::Status s = ValidateStoreKeyPrefix(prefix); !s.ok()) return s;
   const std::string from = Full(prefix);

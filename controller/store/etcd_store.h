@@ -85,6 +85,8 @@ class EtcdStore final : public Store {
   absl::Status Swap(std::string_view key, std::string_view expected, std::string_view value) override;
   absl::Status Delete(std::string_view key) override;
   absl::StatusOr<std::vector<std::string>> List(std::string_view prefix) override;
+  // One range read, with the values.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(std::string_view prefix) override;
 
   // Revision is the cluster's revision: it moves on every write (a write of
   // another controller sharing the cluster included), so a controller that

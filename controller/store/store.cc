@@ -45,4 +45,18 @@ absl::Status ValidateStoreKey(std::string_view key) { return CheckKeyText(key, /
 
 absl::Status ValidateStoreKeyPrefix(std::string_view prefix) { return CheckKeyText(prefix, /*partial_tail=*/true); }
 
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Store::Scan(std::string_view prefix) {
+  absl::StatusOr<std::vector<std::string>> keys = List(prefix);
+  if (!keys.ok()) return keys.status();
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(keys->size());
+  for (std::string& key : *keys) {
+    absl::StatusOr<std::string> value = Get(key);
+    if (absl::IsNotFound(value.status())) continue;
+    if (!value.ok()) return value.status();
+    out.emplace_back(std::move(key), *std::move(value));
+  }
+  return out;
+}
+
 }  // namespace braid::controller

@@ -39,6 +39,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -90,6 +91,13 @@ class Store {
   // cannot hold, an empty, "." or ".." segment), another error for an I/O
   // failure.
   virtual absl::StatusOr<std::vector<std::string>> List(std::string_view prefix) = 0;
+
+  // Scan returns the keys that start with `prefix` with their values,
+  // sorted by key: List, then Get of each (a key deleted in between is left
+  // out). A backend that can read them in one request overrides it (etcd:
+  // a controller following a fleet of a thousand gateways would otherwise
+  // make a thousand requests per change). Errors as for List and Get.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(std::string_view prefix);
 };
 
 // ValidateStoreKey returns OK for a valid key: '/'-separated segments of

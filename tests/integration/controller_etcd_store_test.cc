@@ -83,6 +83,10 @@ TEST_F(EtcdStoreTest, GetPutCreateDeleteList) {
   EXPECT_THAT(*store->List(""), ElementsAre("empty", "gateways/gw-onprem", "policy/current", "policy/v000001",
                                             "policy/v000002"));
   EXPECT_TRUE(store->List("nothing/").value().empty());
+  // Scan: the keys with their values, in one read.
+  using KV = std::pair<std::string, std::string>;
+  EXPECT_THAT(*store->Scan("policy/v"), ElementsAre(KV{"policy/v000001", "one"}, KV{"policy/v000002", "two"}));
+  EXPECT_THAT(*store->Scan("empty"), ElementsAre(KV{"empty", ""}));
 
   ASSERT_TRUE(store->Delete("policy/v000001").ok());
   EXPECT_EQ(store->Delete("policy/v000001").code(), absl::StatusCode::kNotFound);
