@@ -15,6 +15,8 @@
 //   - gateways and braidctl given both controllers move to the other when
 //     one is killed: the next policy, applied through the survivor,
 //     reaches the gateways within 5 s and is enforced;
+//   - the fleet bench's simulator, small: 30 gateways over two controllers
+//     all get a push, also with one controller killed during it;
 //   - with etcd down, a controller refuses to start and says why, rather
 //     than serve without its state;
 //   - a config with both state_dir and etcd, or a member that is not on
@@ -225,6 +227,44 @@ TEST_F(ControllerEtcdTest, GatewaysAndBraidctlMoveToAnotherControllerWhenOneDies
   EXPECT_NE(none.exit_code, 0);
   EXPECT_THAT(none.err, HasSubstr(a->address()));
   EXPECT_THAT(none.err, HasSubstr(b->address()));
+}
+
+// The fleet bench's simulator, small (bench/controller): 30 simulated
+// gateways over two controllers, a push with both up, then one with the
+// second killed during it: every gateway reports the new version, none
+// ever goes back.
+TEST_F(ControllerEtcdTest, FleetSimulatorPushesToEveryGatewayEvenWithAControllerKilled) {
+  std::unique_ptr<ControllerProcess> a = Controller("ctl-a");
+  std::unique_ptr<ControllerProcess> b = Controller("ctl-b");
+  ASSERT_TRUE(a->Start());
+  ASSERT_TRUE(b->Start());
+  WritePolicy("v1.json", PermitPolicy(5432));
+  ASSERT_EQ(a->Ctl({"policy", "apply", Path("v1.json")}).exit_code, 0);
+  for (const bool kill : {false, true}) {
+    WritePolicy("next.json", PermitPolicy(kill ? 5434 : 5433));
+    std::vector<std::string> argv = {BRAID_FLEET_SIM_PATH,
+                                     "--controllers", a->address() + "," + b->address(),
+                                     "--ca-cert", Path("pki/ca.crt"), "--ca-key", Path("pki/ca.key"),
+                                     "--admin-cert", Path("pki/admin.crt"), "--admin-key", Path("pki/admin.key"),
+                                     "--scratch", Path("sim"), "--policy", Path("next.json"),
+                                     "--gateways", "30", "--deadline-s", "30"};
+    if (kill) {
+      for (const std::string& arg : {std::string("--kill-pid"), std::to_string(b->pid())}) argv.push_back(arg);
+    }
+    const RunResult run = RunToExit(argv, dir_.path(), Millis(90'000));
+    EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+    const size_t at = run.out.find("result ");
+    ASSERT_NE(at, std::string::npos) << run.out << run.err;
+    const nlohmann::json result = nlohmann::json::parse(run.out.substr(at + 7), nullptr, false);
+    ASSERT_TRUE(result.is_object()) << run.out;
+    EXPECT_EQ(result["missing"], 0) << result;
+    EXPECT_EQ(result["regressed"], 0) << result;
+    EXPECT_EQ(result["version"], kill ? 3 : 2) << result;
+    if (kill) {
+      EXPECT_GT(result["failovers"].get<int>(), 0) << result;
+    }
+    std::cout << "fleet simulator: " << result.dump() << "\n";
+  }
 }
 
 TEST_F(ControllerEtcdTest, WithEtcdDownTheControllerRefusesToStart) {

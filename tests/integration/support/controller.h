@@ -39,6 +39,8 @@ class ControllerProcess {
   bool Running();
 
   uint16_t port() const { return port_; }
+  // The process id while it runs (0 before Start).
+  pid_t pid() const { return process_ ? process_->pid() : 0; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   nlohmann::json& config() { return config_; }
   std::string state_dir() const { return dir_ + "/state"; }
