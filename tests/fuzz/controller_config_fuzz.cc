@@ -18,8 +18,11 @@
 #include <string>
 #include <string_view>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "controller/config/controller_config.h"
+#include "controller/store/store.h"
 #include "nlohmann/json.hpp"
 #include "proxy/config/config_names.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -38,24 +41,45 @@ constexpr char kBaseDir[] = "/fuzz";
 std::string Ms(proxy::Duration d) { return absl::StrCat(d.count(), "ms"); }
 
 json ToJson(const ControllerConfig& c) {
-  return {{"listen", c.listen.ToString()},
-          {"identity", {{"cert", c.identity_cert}, {"key", c.identity_key}}},
-          {"ca", {{"cert", c.ca_cert}, {"key", c.ca_key}}},
-          {"state_dir", c.state_dir},
-          {"admins", c.admins},
-          {"enrollment",
-           {{"token_ttl", Ms(c.token_ttl)},
-            {"certificate_validity", absl::StrCat(c.certificate_validity.count(), "d")}}},
-          {"gateway_poll", Ms(c.gateway_poll)},
-          {"log", {{"level", c.log.level}, {"json", c.log.json}}}};
+  json out = {{"listen", c.listen.ToString()},
+              {"identity", {{"cert", c.identity_cert}, {"key", c.identity_key}}},
+              {"ca", {{"cert", c.ca_cert}, {"key", c.ca_key}}},
+              {"admins", c.admins},
+              {"enrollment",
+               {{"token_ttl", Ms(c.token_ttl)},
+                {"certificate_validity", absl::StrCat(c.certificate_validity.count(), "d")}}},
+              {"gateway_poll", Ms(c.gateway_poll)},
+              {"log", {{"level", c.log.level}, {"json", c.log.json}}}};
+  if (c.etcd) {
+    json endpoints = json::array();
+    for (const proxy::Endpoint& e : c.etcd->endpoints) endpoints.push_back(e.ToString());
+    out["etcd"] = {{"endpoints", endpoints}, {"prefix", c.etcd->prefix}, {"timeout", Ms(c.etcd->timeout)}};
+  } else {
+    out["state_dir"] = c.state_dir;
+  }
+  return out;
 }
 
 void CheckAccepted(const ControllerConfig& c) {
   Check(c.source == kSource, "source is not the source", c.source);
   std::optional<proxy::Endpoint> listen = proxy::ParseEndpoint(c.listen.ToString(), /*allow_name=*/false);
   Check(listen && *listen == c.listen, "listen does not parse back to itself as an IP:port", c.listen.ToString());
-  for (const std::string* path : {&c.identity_cert, &c.identity_key, &c.ca_cert, &c.ca_key, &c.state_dir}) {
-    CheckPath(*path);
+  for (const std::string* path : {&c.identity_cert, &c.identity_key, &c.ca_cert, &c.ca_key}) CheckPath(*path);
+  // The state lives in exactly one place.
+  if (c.etcd) {
+    Check(c.state_dir.empty(), "state_dir beside etcd", c.state_dir);
+    Check(!c.etcd->endpoints.empty(), "etcd with no endpoint");
+    for (const proxy::Endpoint& e : c.etcd->endpoints) {
+      boost::system::error_code ec;
+      Check(boost::asio::ip::make_address(e.host, ec).is_loopback() && !ec && e.port != 0,
+            "an etcd endpoint that is not loopback", e.ToString());
+    }
+    Check(!c.etcd->prefix.empty() && c.etcd->prefix.back() == '/' &&
+              ValidateStoreKey(c.etcd->prefix.substr(0, c.etcd->prefix.size() - 1)).ok(),
+          "a bad etcd prefix", c.etcd->prefix);
+    Check(c.etcd->timeout >= kMinEtcdTimeout && c.etcd->timeout <= kMaxEtcdTimeout, "etcd timeout out of range");
+  } else {
+    CheckPath(c.state_dir);
   }
   Check(!c.admins.empty(), "accepted no admins");
   std::set<std::string> seen;
