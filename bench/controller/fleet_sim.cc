@@ -21,6 +21,7 @@
 // never got there, and any gateway that went back to an older version or to
 // none (which must never happen).
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -148,6 +149,14 @@ absl::Status Apply(const Options& o, std::shared_ptr<asio::ssl::context> admin_t
   return controller::ErrorFromResponse(*r);
 }
 
+// CpuSeconds: the CPU time this process has used (user and system).
+double CpuSeconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return -1;
   std::sort(v.begin(), v.end());
@@ -233,6 +242,7 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::shared_ptr<asio::ssl::context>> admin_tls = controller::MakeClientTls(admin);
   if (!admin_tls.ok()) return std::cerr << "fleet-sim: " << admin_tls.status() << "\n", 1;
   fleet.target = before + 1;
+  const double cpu_before = CpuSeconds();
   const auto applied_at = Clock::now();
   if (absl::Status s = Apply(o, *admin_tls); !s.ok()) return std::cerr << "fleet-sim: apply: " << s << "\n", 1;
   const double apply_ms = std::chrono::duration<double, std::milli>(Clock::now() - applied_at).count();
@@ -241,6 +251,7 @@ int Main(int argc, char** argv) {
     ::kill(o.kill_pid, SIGKILL);
   }
   wait_for([&] { return fleet.acknowledged.load() == o.gateways; }, o.deadline_s);
+  const double push_cpu = CpuSeconds() - cpu_before;
   // A last look for regressions, then stop.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   io.stop();
@@ -270,6 +281,9 @@ int Main(int argc, char** argv) {
       {"regressed", regressed},
       {"failovers", failovers},
       {"killed", o.kill_pid > 0},
+      // The simulator's own CPU from the apply until every gateway got
+      // there: on one machine it competes with the controllers for it.
+      {"sim_cpu_s", push_cpu},
   };
   std::cout << "result " << result.dump() << std::endl;
   return missing == 0 && regressed == 0 ? 0 : 1;
