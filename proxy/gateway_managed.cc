@@ -67,7 +67,7 @@ absl::Status Gateway::MakeControllerLink() {
   for (const Endpoint& address : link.addresses) addresses.push_back(address.ToString());
   controller_link_ = std::make_unique<ControllerLink>(workers_->control(), *std::move(tls), addresses,
                                                       *state_store_, std::move(hooks),
-                                                      controller_state_ ? controller_state_->etag : "");
+                                                      controller_state_);
   return absl::OkStatus();
 }
 

@@ -76,6 +76,7 @@ struct SimGateway {
   std::vector<std::unique_ptr<controller::ControlClient>> clients;  // its controllers, its first first
   size_t current = 0;
   std::string etag;
+  controller::GatewayState peers;    // its peer list, named in each poll as braid-proxy does
   uint64_t version = 0;              // the version it runs (applied)
   uint64_t reported = 0;             // the version its last accepted report carried
   Clock::time_point acknowledged{};  // when a report of the target version was accepted
@@ -108,9 +109,10 @@ asio::awaitable<void> Run(SimGateway& g, Fleet& fleet) {
         g.acknowledged = Clock::now();
         ++fleet.acknowledged;
       }
-      absl::StatusOr<controller::ControlResponse> polled = co_await client.Request(
-          http::verb::get, absl::StrCat(std::string(controller::kGatewayStatePath), "?known=", g.etag), "",
-          kPollTimeout);
+      std::string poll = absl::StrCat(std::string(controller::kGatewayStatePath), "?known=", g.etag);
+      if (!g.peers.peers_etag.empty()) absl::StrAppend(&poll, "&peers=", g.peers.peers_etag);
+      absl::StatusOr<controller::ControlResponse> polled =
+          co_await client.Request(http::verb::get, std::move(poll), "", kPollTimeout);
       status = polled.ok() ? controller::ErrorFromResponse(*polled) : polled.status();
       if (status.ok()) {
         absl::StatusOr<controller::GatewayState> state = controller::ParseGatewayState(polled->body);
@@ -118,7 +120,13 @@ asio::awaitable<void> Run(SimGateway& g, Fleet& fleet) {
           std::cerr << g.name << ": a state that does not parse: " << state.status() << "\n";
           co_return;
         }
+        if (!controller::KeepPeers(*state, g.peers)) {
+          g.peers = controller::GatewayState{};  // ask for the list whole
+          continue;
+        }
         g.etag = state->etag;
+        g.peers.peers = std::move(state->peers);
+        g.peers.peers_etag = state->peers_etag;
         // What a gateway does (proxy/gateway_managed.cc): never from a
         // policy to none, never backwards.
         if (state->policy_version < g.version) g.regressed = true;

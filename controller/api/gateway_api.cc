@@ -1,7 +1,10 @@
 #include "controller/api/gateway_api.h"
 
+#include <openssl/sha.h>
+
 #include <limits>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "controller/api/json_fields.h"
 
@@ -17,8 +20,26 @@ nlohmann::json GatewayStateToJson(const GatewayState& state) {
       {"policy_version", state.policy_version},
       {"policy", state.policy_text},
       {"peers", std::move(peers)},
+      {"peers_etag", state.peers_etag},
+      {"peers_unchanged", state.peers_unchanged},
       {"revoked", std::move(revoked)},
   };
+}
+
+std::string PeersEtag(const std::vector<FleetPeer>& peers) {
+  std::string text;
+  for (const FleetPeer& p : peers) absl::StrAppend(&text, p.name, " ", p.address, "\n");
+  uint8_t digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const uint8_t*>(text.data()), text.size(), digest);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), 12));
+}
+
+bool KeepPeers(GatewayState& state, const GatewayState& known) {
+  if (!state.peers_unchanged) return true;
+  if (state.peers_etag.empty() || state.peers_etag != known.peers_etag) return false;
+  state.peers = known.peers;
+  state.peers_unchanged = false;
+  return true;
 }
 
 absl::StatusOr<GatewayState> ParseGatewayState(std::string_view text) {
@@ -33,6 +54,11 @@ absl::StatusOr<GatewayState> ParseGatewayState(std::string_view text) {
     FleetPeer peer{p.String("name"), p.String("address")};
     if (absl::Status s = p.Finish(); !s.ok()) return s;
     state.peers.push_back(std::move(peer));
+  }
+  state.peers_etag = f.String("peers_etag", /*required=*/false);
+  state.peers_unchanged = f.Bool("peers_unchanged", /*required=*/false);
+  if (state.peers_unchanged && (!state.peers.empty() || state.peers_etag.empty())) {
+    f.Fail("peers_unchanged with peers, or without peers_etag");
   }
   const nlohmann::json& revoked = f.Array("revoked");
   for (size_t i = 0; f.ok() && i < revoked.size(); ++i) {

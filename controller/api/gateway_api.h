@@ -40,13 +40,30 @@ struct RevokedGateway {
 };
 
 // GatewayState: everything a gateway takes from the controller.
+//
+// The peer list is the largest part (every other gateway of the fleet) and
+// changes least often: a poll names the peer list it has (`peers=` its
+// peers_etag), and an answer whose peers are the same leaves them out
+// (peers_unchanged, peers empty), so a policy pushed to a thousand gateways
+// is not a thousand copies of the fleet. A gateway that does not name its
+// list gets it every time.
 struct GatewayState {
   std::string etag;             // names this state; the next poll sends it back
   uint64_t policy_version = 0;  // 0: no policy stored yet (deny everything)
   std::string policy_text;      // the SFT's JSON text, as applied
   std::vector<FleetPeer> peers;          // the other gateways with an address
+  std::string peers_etag;                // names `peers` ("" from an older controller)
+  bool peers_unchanged = false;          // peers left out: the ones named by the poll
   std::vector<RevokedGateway> revoked;   // refuse these certificates
 };
+
+// PeersEtag names a peer list (GatewayState::peers_etag).
+std::string PeersEtag(const std::vector<FleetPeer>& peers);
+
+// KeepPeers completes `state` when its peers were left out: with `known`'s
+// peers if `known` has the list the answer names; false if it does not
+// (the gateway must poll again without naming a list).
+bool KeepPeers(GatewayState& state, const GatewayState& known);
 
 nlohmann::json GatewayStateToJson(const GatewayState& state);
 // ParseGatewayState returns InvalidArgument saying what is wrong.

@@ -47,6 +47,16 @@ Response FromStatus(const absl::Status& s) {
 
 Response Ok(const json& body) { return {200, body.dump(2) + "\n"}; }
 
+// Answer is the state as sent to a gateway that has the peer list
+// `known_peers`: without the peers when they are those.
+Response Answer(GatewayState state, const std::string& known_peers) {
+  if (!known_peers.empty() && known_peers == state.peers_etag) {
+    state.peers.clear();
+    state.peers_unchanged = true;
+  }
+  return Ok(GatewayStateToJson(state));
+}
+
 // QueryValue returns the value of `key` in "a=1&b=2", or nullopt.
 std::optional<std::string> QueryValue(std::string_view query, std::string_view key) {
   while (!query.empty()) {
@@ -244,11 +254,13 @@ GatewayState ApiServer::StateFor(const std::string& name) const {
     state.policy_text = current->text;
   }
   state.peers = gateways_.Peers(name);
+  state.peers_etag = PeersEtag(state.peers);
   state.revoked = gateways_.Revoked();
   json body = GatewayStateToJson(state);
   state.etag = Etag(body);
   return state;
 }
+
 
 asio::awaitable<Response> ApiServer::HandleGateway(const Request& req, GatewayRecord& gateway) {
   const std::string name = gateway.name;
@@ -278,6 +290,7 @@ asio::awaitable<Response> ApiServer::HandleGateway(const Request& req, GatewayRe
   if (req.path == kGatewayStatePath) {
     if (req.method != "GET") co_return Error(405, "use GET");
     const std::string known = QueryValue(req.query, "known").value_or("");
+    const std::string known_peers = QueryValue(req.query, "peers").value_or("");
     GatewayState state = StateFor(name);
     if (state.etag == known) {
       // Hold the poll until something changes or the poll time passes.
@@ -292,7 +305,7 @@ asio::awaitable<Response> ApiServer::HandleGateway(const Request& req, GatewayRe
       --gateway.polls;
       state = StateFor(name);
     }
-    co_return Ok(GatewayStateToJson(state));
+    co_return Answer(std::move(state), known_peers);
   }
   co_return Error(404, "no such gateway endpoint: " + req.path);
 }

@@ -14,8 +14,13 @@ constexpr std::string_view kCacheKey = "controller/state";
 
 ControllerLink::ControllerLink(asio::io_context& control, std::shared_ptr<asio::ssl::context> tls,
                                const std::vector<std::string>& addresses, controller::Store& cache, Hooks hooks,
-                               std::string known_etag)
-    : control_(control), cache_(cache), hooks_(std::move(hooks)), known_etag_(std::move(known_etag)), timer_(control) {
+                               const std::optional<controller::GatewayState>& known)
+    : control_(control),
+      cache_(cache),
+      hooks_(std::move(hooks)),
+      known_etag_(known ? known->etag : ""),
+      peers_source_(known.value_or(controller::GatewayState{})),
+      timer_(control) {
   for (const std::string& address : addresses) {
     clients_.push_back(std::make_unique<controller::ControlClient>(control.get_executor(), tls, address));
   }
@@ -67,9 +72,11 @@ asio::awaitable<void> ControllerLink::Run() {
     absl::Status status = sent.ok() ? controller::ErrorFromResponse(*sent) : sent.status();
     absl::StatusOr<controller::ControlResponse> polled = absl::UnknownError("");
     if (status.ok()) {
-      polled = co_await client.Request(http::verb::get,
-                                        absl::StrCat(std::string(controller::kGatewayStatePath), "?known=", known_etag_), "",
-                                        kPollTimeout);
+      // Naming the peer list it has spares the gateway (and the controller)
+      // the whole fleet in every answer.
+      std::string target = absl::StrCat(std::string(controller::kGatewayStatePath), "?known=", known_etag_);
+      if (!peers_source_.peers_etag.empty()) absl::StrAppend(&target, "&peers=", peers_source_.peers_etag);
+      polled = co_await client.Request(http::verb::get, std::move(target), "", kPollTimeout);
       status = polled.ok() ? controller::ErrorFromResponse(*polled) : polled.status();
     }
     if (stopped_) co_return;
@@ -103,8 +110,15 @@ asio::awaitable<void> ControllerLink::Run() {
       co_await Backoff();
       continue;
     }
+    if (!controller::KeepPeers(*state, peers_source_)) {
+      spdlog::warn("controller: an answer left out a peer list this gateway does not have; asking for it whole");
+      peers_source_ = controller::GatewayState{};
+      continue;
+    }
     if (state->etag == known_etag_) continue;
     known_etag_ = state->etag;
+    peers_source_.peers = state->peers;
+    peers_source_.peers_etag = state->peers_etag;
     if (absl::Status applied = hooks_.apply(*state); !applied.ok()) {
       policy_error_ = absl::StrCat("policy version ", state->policy_version, " refused: ", applied.message());
       spdlog::error("controller: {}; the running policy stays", policy_error_);

@@ -30,6 +30,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,11 +60,11 @@ class ControllerLink {
 
   // `addresses` ("host:port" each, at least one) are the controllers, in
   // the order they are tried. `cache` is the gateway's state directory
-  // store; it must outlive the link. `known_etag` is the etag of the state
-  // applied at start (cached), "" for none.
+  // store; it must outlive the link. `known` is the state applied at start
+  // (cached), if any.
   ControllerLink(asio::io_context& control, std::shared_ptr<asio::ssl::context> tls,
                  const std::vector<std::string>& addresses, controller::Store& cache, Hooks hooks,
-                 std::string known_etag);
+                 const std::optional<controller::GatewayState>& known);
 
   void Start();
   void Stop();
@@ -84,6 +85,9 @@ class ControllerLink {
   controller::Store& cache_;
   Hooks hooks_;
   std::string known_etag_;
+  // The last complete state received: its peers stand in for an answer
+  // that leaves them out (GatewayState::peers_unchanged).
+  controller::GatewayState peers_source_;
   std::chrono::milliseconds backoff_{kMinBackoff};
   bool reachable_ = true;  // for logging each outage once
   std::string last_error_;

@@ -172,6 +172,30 @@ TEST(GatewayApiTest, StateAndReportRoundTripAndUnknownKeysAreRefused) {
   EXPECT_THAT(ParseGatewayState(extra.dump()).status().message(), HasSubstr("surprise: unknown key"));
   EXPECT_FALSE(ParseGatewayState(R"({"etag": "e", "etag": "f"})").ok());
 
+  // A state that leaves its peers out names the list it means; a gateway
+  // completes it from the list it has, and only if it has that one.
+  GatewayState slim = state;
+  slim.peers_etag = PeersEtag(state.peers);
+  slim.peers.clear();
+  slim.peers_unchanged = true;
+  absl::StatusOr<GatewayState> answer = ParseGatewayState(GatewayStateToJson(slim).dump());
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_TRUE(answer->peers_unchanged);
+  GatewayState have = state;
+  have.peers_etag = PeersEtag(state.peers);
+  GatewayState completed = *answer;
+  ASSERT_TRUE(KeepPeers(completed, have));
+  EXPECT_EQ(completed.peers, state.peers);
+  EXPECT_FALSE(completed.peers_unchanged);
+  GatewayState other = have;
+  other.peers_etag = PeersEtag({{"gw-c", "127.0.0.1:1"}});
+  GatewayState refused = *answer;
+  EXPECT_FALSE(KeepPeers(refused, other));
+  EXPECT_NE(PeersEtag(state.peers), PeersEtag({}));
+  nlohmann::json contradictory = GatewayStateToJson(slim);
+  contradictory["peers"] = nlohmann::json::array({{{"name", "gw-b"}, {"address", "127.0.0.1:4433"}}});
+  EXPECT_FALSE(ParseGatewayState(contradictory.dump()).ok());
+
   GatewayReport report;
   report.tunnel_port = 4433;
   report.rule_hits = {{"a", 5}, {"default", 1}};
