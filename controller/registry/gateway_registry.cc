@@ -77,6 +77,7 @@ absl::StatusOr<bool> GatewayRegistry::Adopt(const std::string& key, std::string 
   r.enrolled_at = std::move(g.enrolled_at);
   r.revoked_at = std::move(g.revoked_at);
   r.stored = std::move(text);
+  ++generation_;
   return true;
 }
 
@@ -98,6 +99,7 @@ absl::Status GatewayRegistry::Change(const std::string& name,
     if (stored.ok()) {
       next.stored = std::move(text);
       g = std::move(next);
+      ++generation_;
       return absl::OkStatus();
     }
     const bool raced = absl::IsAborted(stored) || absl::IsAlreadyExists(stored) || absl::IsNotFound(stored);

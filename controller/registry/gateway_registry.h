@@ -92,6 +92,11 @@ class GatewayRegistry {
   // what lives in memory. Returns whether a durable field changed.
   absl::StatusOr<bool> Refresh();
 
+  // generation changes with every durable change to any record (here or
+  // read from the store): what is derived from all of them can be kept
+  // until it moves.
+  uint64_t generation() const { return generation_; }
+
   GatewayRecord* Find(const std::string& name);
   const std::map<std::string, GatewayRecord>& gateways() const { return gateways_; }
 
@@ -111,6 +116,7 @@ class GatewayRegistry {
 
   Store& store_;
   std::map<std::string, GatewayRecord> gateways_;  // by lowercase name
+  uint64_t generation_ = 0;
 };
 
 // GatewayKey is a name's key in maps and in the store: names compare

@@ -247,17 +247,36 @@ Response ApiServer::HandleEnroll(const Request& req) {
   return Ok({{"name", enrolled->name}, {"certificate", enrolled->certificate_pem}, {"ca", enrolled->ca_pem}});
 }
 
-GatewayState ApiServer::StateFor(const std::string& name) const {
+const ApiServer::FleetPeers& ApiServer::Fleet() {
+  if (fleet_.generation != gateways_.generation()) {
+    fleet_.all = gateways_.Peers("");
+    fleet_.etag = PeersEtag(fleet_.all);
+    fleet_.generation = gateways_.generation();
+  }
+  return fleet_;
+}
+
+GatewayState ApiServer::StateFor(const std::string& name) {
   GatewayState state;
   if (const PolicyVersion* current = policies_.Current()) {
     state.policy_version = current->version;
     state.policy_text = current->text;
   }
-  state.peers = gateways_.Peers(name);
-  state.peers_etag = PeersEtag(state.peers);
+  const FleetPeers& fleet = Fleet();
+  const std::string self = GatewayKey(name);
+  state.peers.reserve(fleet.all.size());
+  for (const FleetPeer& peer : fleet.all) {
+    if (GatewayKey(peer.name) != self) state.peers.push_back(peer);
+  }
+  // Names this gateway's list (the fleet without itself) without hashing
+  // the list again.
+  state.peers_etag = Etag(json::array({fleet.etag, self}));
   state.revoked = gateways_.Revoked();
-  json body = GatewayStateToJson(state);
-  state.etag = Etag(body);
+  // The etag covers everything the state says; the peers through their
+  // etag, so that it costs the same in a fleet of ten or ten thousand.
+  json revoked = json::array();
+  for (const RevokedGateway& r : state.revoked) revoked.push_back({{"name", r.name}, {"serials", r.serials}});
+  state.etag = Etag(json::array({state.policy_version, state.policy_text, state.peers_etag, std::move(revoked)}));
   return state;
 }
 

@@ -90,7 +90,17 @@ class ApiServer {
   Response HandleAdmin(const Request& req);
   asio::awaitable<Response> HandleGateway(const Request& req, GatewayRecord& gateway);
   Response HandleEnroll(const Request& req);
-  GatewayState StateFor(const std::string& name) const;
+  GatewayState StateFor(const std::string& name);
+  // FleetPeers: every gateway with an address that is not revoked, and the
+  // list's etag, rebuilt only when the registry's generation moved: each
+  // gateway's state is that list without itself, and a push to a fleet
+  // must not rebuild the fleet once per gateway.
+  struct FleetPeers {
+    uint64_t generation = UINT64_MAX;
+    std::vector<FleetPeer> all;
+    std::string etag;
+  };
+  const FleetPeers& Fleet();
   nlohmann::json FleetJson() const;
   nlohmann::json StatsJson() const;
 
@@ -99,6 +109,7 @@ class ApiServer {
   ApiServerOptions options_;
   PolicyRegistry& policies_;
   GatewayRegistry& gateways_;
+  FleetPeers fleet_;
   Enrollment& enrollment_;
   tcp::acceptor acceptor_;
   size_t connections_ = 0;
