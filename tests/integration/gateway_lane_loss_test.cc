@@ -33,24 +33,10 @@ constexpr uint64_t kBulk = 2048 * kMiB;
 
 class GatewayLaneLossTest : public GatewayPairTest {
  protected:
-  // Json fetches an admin endpoint's JSON (null on any failure).
-  static nlohmann::json Json(GatewayProcess& gw, const std::string& path) {
-    HttpReply r = HttpGet(gw.AdminPort(), path);
-    if (r.status != 200) return nullptr;
-    return nlohmann::json::parse(r.body, nullptr, false);
-  }
-
-  // Lanes returns the lanes of the one tunnel `gw` has (empty if none).
-  static nlohmann::json Lanes(GatewayProcess& gw) {
-    nlohmann::json t = Json(gw, "/tunnels");
-    if (!t.is_object() || !t["tunnels"].is_array() || t["tunnels"].size() != 1) return nlohmann::json::array();
-    return t["tunnels"][0]["lanes"];
-  }
-
   // WaitAllUp waits until every lane of gw's tunnel is up (not recovering).
   static bool WaitAllUp(GatewayProcess& gw, size_t lanes, Deadline deadline) {
     while (Clock::now() < deadline) {
-      nlohmann::json all = Lanes(gw);
+      nlohmann::json all = TunnelLanes(gw);
       size_t up = 0;
       for (const auto& lane : all) up += lane.value("state", "") == "up";
       if (all.size() == lanes && up == lanes) return true;
@@ -60,11 +46,7 @@ class GatewayLaneLossTest : public GatewayPairTest {
   }
 
   static double Sum(GatewayProcess& a, GatewayProcess& b, const std::string& series) {
-    auto value = [&](GatewayProcess& gw) {
-      double v = Metric(HttpGet(gw.AdminPort(), "/metrics").body, series);
-      return v < 0 ? 0 : v;
-    };
-    return value(a) + value(b);
+    return AdminMetric(a, series) + AdminMetric(b, series);
   }
 };
 
@@ -95,13 +77,13 @@ TEST_F(GatewayLaneLossTest, FlowSurvivesSixLaneKillsIncludingItsControlLane) {
     // its FIN and CREDIT go), wherever recoveries have moved it; the others
     // another lane that is up there.
     GatewayProcess& at = i % 3 == 1 ? *cloud_ : *onprem_;
-    nlohmann::json flows = Json(at, "/flows");
+    nlohmann::json flows = AdminJson(at, "/flows");
     if (!flows.is_object() || flows["flows"].size() != 1) break;  // done already
     const nlohmann::json& flow = flows["flows"][0];
     const uint64_t tunnel = flow["tunnel"].get<uint64_t>();
     const int control = flow["control_lane"].get<int>();
     std::vector<int> up;
-    for (const auto& lane : Lanes(at)) {
+    for (const auto& lane : TunnelLanes(at)) {
       if (lane.value("state", "") == "up" && lane["index"].get<int>() != control) up.push_back(lane["index"]);
     }
     const bool take_control = i % 2 == 0;
@@ -142,7 +124,7 @@ TEST_F(GatewayLaneLossTest, FlowSurvivesSixLaneKillsIncludingItsControlLane) {
 
   // Each kill loses the lane on both gateways; the dialer redials each (the
   // last perhaps only after the flow ended).
-  EXPECT_TRUE(WaitAllUp(*onprem_, kLanes, After(Millis(30'000)))) << Lanes(*onprem_).dump();
+  EXPECT_TRUE(WaitAllUp(*onprem_, kLanes, After(Millis(30'000)))) << TunnelLanes(*onprem_).dump();
   EXPECT_GE(Sum(*onprem_, *cloud_, "braid_lanes_lost_total{peer=\"gw-cloud\"}") +
                 Sum(*onprem_, *cloud_, "braid_lanes_lost_total{peer=\"gw-onprem\"}"),
             2.0 * kills);
@@ -217,7 +199,7 @@ TEST_F(GatewayLaneLossTest, NoLaneForTheGracePeriodResetsEveryFlow) {
   EXPECT_EQ(Metric(metrics, "braid_flows_live"), 0);
   EXPECT_EQ(Metric(metrics, "braid_reassembly_buffered_bytes"), 0);
   EXPECT_EQ(Metric(metrics, "braid_flow_window_budget_used_bytes"), 0);
-  EXPECT_EQ(Json(*onprem_, "/tunnels")["tunnels"].size(), 0u);
+  EXPECT_EQ(AdminJson(*onprem_, "/tunnels")["tunnels"].size(), 0u);
   if (idle_fds) {
     const Deadline deadline = After(Millis(10'000));
     while (onprem_->OpenFds().value_or(0) > *idle_fds && Clock::now() < deadline) std::this_thread::sleep_for(Millis(50));
@@ -270,13 +252,13 @@ TEST_F(GatewayLaneLossTest, StuckLaneKeepsAtMostTheFlowsCredit) {
   uint64_t most = 0;
   const Deadline until = After(Millis(4'000));
   while (Clock::now() < until) {
-    for (const auto& lane : Lanes(*onprem_)) {
+    for (const auto& lane : TunnelLanes(*onprem_)) {
       if (lane["index"] == 1) most = std::max<uint64_t>(most, lane.value("unacked_bytes", uint64_t{0}));
     }
     std::this_thread::sleep_for(Millis(50));
   }
   const uint64_t stuck_at = progress.load();
-  const std::string tunnel = std::to_string(Json(*onprem_, "/flows")["flows"][0]["tunnel"].get<uint64_t>());
+  const std::string tunnel = std::to_string(AdminJson(*onprem_, "/flows")["flows"][0]["tunnel"].get<uint64_t>());
   HttpReply killed = HttpPost(onprem_->AdminPort(), "/tunnels/" + tunnel + "/lanes/1/kill");
   EXPECT_EQ(killed.status, 200) << killed.body;
   EXPECT_TRUE(WaitAtLeast(progress, stuck_at + 8 * kMiB, After(Millis(10'000))))
@@ -292,7 +274,7 @@ TEST_F(GatewayLaneLossTest, StuckLaneKeepsAtMostTheFlowsCredit) {
   // headers.
   constexpr uint64_t kBound = kWindow + 16 * 16384 + kWindow / 1000;
   EXPECT_GT(most, 0u) << "lane 1 never had anything unacknowledged: the relay did not hold it: "
-                       << Lanes(*onprem_).dump();
+                       << TunnelLanes(*onprem_).dump();
   EXPECT_LE(most, kBound) << "lane 1 kept " << most << " bytes unacknowledged";
   std::cerr << "stuck lane: at most " << most / 1024 << " KiB unacknowledged (bound " << kBound / 1024
             << " KiB); " << resent << " frames resent after the kill\n";

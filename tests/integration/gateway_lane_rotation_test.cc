@@ -34,27 +34,17 @@ constexpr uint64_t kBulk = 512 * kMiB;
 
 class GatewayLaneRotationTest : public GatewayPairTest {
  protected:
-  // The lanes of the one tunnel `gw` has (empty if none).
-  static nlohmann::json Lanes(GatewayProcess& gw) {
-    HttpReply r = HttpGet(gw.AdminPort(), "/tunnels");
-    if (r.status != 200) return nlohmann::json::array();
-    nlohmann::json t = nlohmann::json::parse(r.body, nullptr, false);
-    if (!t.is_object() || !t["tunnels"].is_array() || t["tunnels"].size() != 1) return nlohmann::json::array();
-    return t["tunnels"][0]["lanes"];
-  }
-
+  // The id of the one tunnel `gw` has (0 if none).
   static uint64_t TunnelId(GatewayProcess& gw) {
-    HttpReply r = HttpGet(gw.AdminPort(), "/tunnels");
-    nlohmann::json t = nlohmann::json::parse(r.body, nullptr, false);
-    if (!t.is_object() || t["tunnels"].size() != 1) return 0;
-    return t["tunnels"][0]["id"].get<uint64_t>();
+    const nlohmann::json t = OnlyTunnel(gw);
+    return t.is_object() ? t["id"].get<uint64_t>() : 0;
   }
 
   // WaitForGeneration waits until lane 0 of gw's tunnel is up on a
   // connection above `above`; -1 at the deadline, else that generation.
   static int64_t WaitForGeneration(GatewayProcess& gw, int64_t above, Deadline deadline) {
     while (Clock::now() < deadline) {
-      nlohmann::json lanes = Lanes(gw);
+      nlohmann::json lanes = TunnelLanes(gw);
       if (lanes.size() == 1 && lanes[0].value("state", "") == "up" && lanes[0]["generation"].get<int64_t>() > above) {
         return lanes[0]["generation"].get<int64_t>();
       }
@@ -63,19 +53,14 @@ class GatewayLaneRotationTest : public GatewayPairTest {
     return -1;
   }
 
-  static double Value(GatewayProcess& gw, const std::string& series) {
-    const double v = Metric(HttpGet(gw.AdminPort(), "/metrics").body, series);
-    return v < 0 ? 0 : v;
-  }
-
-  // ExpectWholeAndCompleted: the sink got exactly what was sent, and both
-  // gateways ended the flow as completed.
-  void ExpectWholeAndCompleted(Collector<ReceiveResult>& received, const OneWayResult& r) {
-    ASSERT_TRUE(received.WaitFor(1, After(Millis(30'000))));
+  // ExpectWholeAndCompleted: the sink got exactly the `size` bytes sent,
+  // and both gateways ended the flow as completed.
+  void ExpectWholeAndCompleted(Collector<ReceiveResult>& received, const OneWayResult& r, uint64_t size = kBulk) {
+    ASSERT_TRUE(received.WaitFor(1, After(Millis(60'000))));
     const ReceiveResult got = received.Values()[0];
-    EXPECT_EQ(got.end, StreamEnd::kEof) << StreamEndName(got.end) << " after " << got.bytes / kMiB << " MiB";
+    EXPECT_EQ(got.end, StreamEnd::kEof) << StreamEndName(got.end) << " after " << got.bytes << " bytes";
     EXPECT_TRUE(got.pattern_ok) << "corrupted at " << got.first_bad;
-    EXPECT_EQ(got.bytes, kBulk);
+    EXPECT_EQ(got.bytes, size);
     EXPECT_EQ(got.sha256, r.sent.sha256);
     EXPECT_EQ(r.reply.end, StreamEnd::kEof) << DescribeOneWay(r);
     ASSERT_TRUE(onprem_->WaitForFlows(1, Millis(10'000)));
@@ -123,9 +108,9 @@ TEST_F(GatewayLaneRotationTest, RetiringTheOnlyLaneReplacesItWhileTheFlowGoesOn)
     // Both ends take the new connection in.
     const int64_t onprem_gen = WaitForGeneration(*onprem_, generation, After(Millis(20'000)));
     ASSERT_GT(onprem_gen, generation) << "gw-onprem's lane 0 was not replaced after retirement " << i << " at "
-                                      << at.name() << ": " << Lanes(*onprem_).dump();
+                                      << at.name() << ": " << TunnelLanes(*onprem_).dump();
     ASSERT_EQ(WaitForGeneration(*cloud_, onprem_gen - 1, After(Millis(20'000))), onprem_gen)
-        << Lanes(*cloud_).dump();
+        << TunnelLanes(*cloud_).dump();
     generation = onprem_gen;
     ++done;
     std::cout << "retirement " << i << " at " << at.name() << " with " << at_retire / kMiB
@@ -141,11 +126,11 @@ TEST_F(GatewayLaneRotationTest, RetiringTheOnlyLaneReplacesItWhileTheFlowGoesOn)
   ASSERT_NO_FATAL_FAILURE(ExpectWholeAndCompleted(received, r));
   // Each retirement replaced the connection on both ends, and nothing was
   // lost or redialed.
-  EXPECT_GE(Value(*onprem_, kRetiredAtOnprem), done);
-  EXPECT_GE(Value(*cloud_, kRetiredAtCloud), done);
-  EXPECT_EQ(Value(*onprem_, kLostAtOnprem), 0);
-  EXPECT_EQ(Value(*cloud_, kLostAtCloud), 0);
-  EXPECT_EQ(Value(*onprem_, kRedialedAtOnprem), 0);
+  EXPECT_GE(AdminMetric(*onprem_, kRetiredAtOnprem), done);
+  EXPECT_GE(AdminMetric(*cloud_, kRetiredAtCloud), done);
+  EXPECT_EQ(AdminMetric(*onprem_, kLostAtOnprem), 0);
+  EXPECT_EQ(AdminMetric(*cloud_, kLostAtCloud), 0);
+  EXPECT_EQ(AdminMetric(*onprem_, kRedialedAtOnprem), 0);
 }
 
 TEST_F(GatewayLaneRotationTest, KeyLimitRotateReplacesLanesInsteadOfKeyUpdate) {
@@ -168,14 +153,14 @@ TEST_F(GatewayLaneRotationTest, KeyLimitRotateReplacesLanesInsteadOfKeyUpdate) {
   ASSERT_NO_FATAL_FAILURE(ExpectWholeAndCompleted(received, r));
 
   // About kBulk / 32 MiB rotations in all, spread over the two lanes.
-  const double rotations = Value(*onprem_, kRetiredAtOnprem);
+  const double rotations = AdminMetric(*onprem_, kRetiredAtOnprem);
   std::cout << "connections retired at their key limit: " << rotations << "\n";
   EXPECT_GE(rotations, static_cast<double>(kBulk / (32 * kMiB)) - 2);
   for (GatewayProcess* gw : {onprem_.get(), cloud_.get()}) {
-    EXPECT_EQ(Value(*gw, "braid_tls_key_updates_total"), 0) << gw->name();
+    EXPECT_EQ(AdminMetric(*gw, "braid_tls_key_updates_total"), 0) << gw->name();
   }
-  EXPECT_EQ(Value(*onprem_, kLostAtOnprem), 0);
-  EXPECT_EQ(Value(*cloud_, kLostAtCloud), 0);
+  EXPECT_EQ(AdminMetric(*onprem_, kLostAtOnprem), 0);
+  EXPECT_EQ(AdminMetric(*cloud_, kLostAtCloud), 0);
 }
 
 TEST_F(GatewayLaneRotationTest, ConnectionsThatReachTheKeyLimitFirstAreRecoveredWhole) {
@@ -198,21 +183,14 @@ TEST_F(GatewayLaneRotationTest, ConnectionsThatReachTheKeyLimitFirstAreRecovered
     }
   }));
   const OneWayResult r = SendAndClose(service_port(), kSeed, kBytes, Millis(300'000));
-  ASSERT_TRUE(received.WaitFor(1, After(Millis(60'000))));
-  const ReceiveResult got = received.Values()[0];
-  EXPECT_EQ(got.end, StreamEnd::kEof) << StreamEndName(got.end) << " after " << got.bytes << " bytes";
-  EXPECT_TRUE(got.pattern_ok) << "corrupted at " << got.first_bad;
-  EXPECT_EQ(got.bytes, kBytes);
-  EXPECT_EQ(got.sha256, r.sent.sha256);
-  ASSERT_TRUE(onprem_->WaitForFlows(1, Millis(10'000)));
-  EXPECT_EQ(onprem_->Flows()[0].end, "completed");
+  ASSERT_NO_FATAL_FAILURE(ExpectWholeAndCompleted(received, r, kBytes));
 
-  const double retired = Value(*onprem_, kRetiredAtOnprem), lost = Value(*onprem_, kLostAtOnprem);
+  const double retired = AdminMetric(*onprem_, kRetiredAtOnprem), lost = AdminMetric(*onprem_, kLostAtOnprem);
   std::cout << "connections retired: " << retired << ", failed at the key limit: " << lost << "\n";
   // Every connection carried at most 1 MiB of the flow.
   EXPECT_GE(retired + lost, static_cast<double>(kBytes / kMiB) - 1);
   for (GatewayProcess* gw : {onprem_.get(), cloud_.get()}) {
-    EXPECT_EQ(Value(*gw, "braid_tls_key_updates_total"), 0) << gw->name();
+    EXPECT_EQ(AdminMetric(*gw, "braid_tls_key_updates_total"), 0) << gw->name();
   }
 }
 

@@ -154,4 +154,26 @@ std::string DescribeOneWay(const OneWayResult& r) {
          (r.reply.error == 0 ? "" : std::string(" (") + strerror(r.reply.error) + ")");
 }
 
+nlohmann::json GatewayPairTest::AdminJson(GatewayProcess& gw, const std::string& path) {
+  const HttpReply r = HttpGet(gw.AdminPort(), path);
+  if (r.status != 200) return nullptr;
+  return nlohmann::json::parse(r.body, nullptr, false);
+}
+
+nlohmann::json GatewayPairTest::OnlyTunnel(GatewayProcess& gw) {
+  nlohmann::json t = AdminJson(gw, "/tunnels");
+  if (!t.is_object() || !t["tunnels"].is_array() || t["tunnels"].size() != 1) return nullptr;
+  return t["tunnels"][0];
+}
+
+nlohmann::json GatewayPairTest::TunnelLanes(GatewayProcess& gw) {
+  const nlohmann::json t = OnlyTunnel(gw);
+  return t.is_object() ? t["lanes"] : nlohmann::json::array();
+}
+
+double GatewayPairTest::AdminMetric(GatewayProcess& gw, const std::string& series) {
+  const double v = Metric(HttpGet(gw.AdminPort(), "/metrics").body, series);
+  return v < 0 ? 0 : v;
+}
+
 }  // namespace braid::integration

@@ -43,6 +43,16 @@ class GatewayPairTest : public ::testing::Test {
 
   std::string Path(const std::string& name) const { return dir_.File(name); }
 
+  // A gateway's admin endpoint (admin.listen must be set). AdminJson fetches
+  // a JSON view (null on any failure); OnlyTunnel is the one tunnel of
+  // /tunnels (null unless there is exactly one) and TunnelLanes its lanes
+  // (empty without it); AdminMetric is one series of /metrics, 0 when
+  // absent.
+  static nlohmann::json AdminJson(GatewayProcess& gw, const std::string& path);
+  static nlohmann::json OnlyTunnel(GatewayProcess& gw);
+  static nlohmann::json TunnelLanes(GatewayProcess& gw);
+  static double AdminMetric(GatewayProcess& gw, const std::string& series);
+
   // The default configs: loopback, port 0, 2 lanes.
   nlohmann::json CloudConfig() const;
   nlohmann::json OnpremConfig(uint16_t peer_port, uint16_t target_port) const;
