@@ -82,6 +82,7 @@ struct SimGateway {
   Clock::time_point acknowledged{};  // when a report of the target version was accepted
   bool regressed = false;            // went to an older version, or to none
   int failovers = 0;
+  int slim_answers = 0;  // states that left the peer list out (it had it)
 };
 
 struct Fleet {
@@ -120,6 +121,7 @@ asio::awaitable<void> Run(SimGateway& g, Fleet& fleet) {
           std::cerr << g.name << ": a state that does not parse: " << state.status() << "\n";
           co_return;
         }
+        g.slim_answers += state->peers_unchanged;
         if (!controller::KeepPeers(*state, g.peers)) {
           g.peers = controller::GatewayState{};  // ask for the list whole
           continue;
@@ -266,7 +268,7 @@ int Main(int argc, char** argv) {
   loop.join();
 
   std::vector<double> ms;
-  int missing = 0, regressed = 0, failovers = 0;
+  int missing = 0, regressed = 0, failovers = 0, slim_answers = 0;
   for (auto& g : fleet.gateways) {
     if (g->acknowledged == Clock::time_point{}) {
       ++missing;
@@ -275,6 +277,7 @@ int Main(int argc, char** argv) {
     }
     regressed += g->regressed;
     failovers += g->failovers;
+    slim_answers += g->slim_answers;
   }
   const nlohmann::json result = {
       {"gateways", o.gateways},
@@ -288,6 +291,7 @@ int Main(int argc, char** argv) {
       {"missing", missing},
       {"regressed", regressed},
       {"failovers", failovers},
+      {"slim_answers", slim_answers},
       {"killed", o.kill_pid > 0},
       // The simulator's own CPU from the apply until every gateway got
       // there: on one machine it competes with the controllers for it.

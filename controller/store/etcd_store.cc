@@ -109,6 +109,12 @@ absl::StatusOr<std::string> DecodeB64(const json& value, const char* what) {
   return out;
 }
 
+// ValueOf decodes a range answer's value ("" for a keys-only read, and for
+// an empty value, which the gateway leaves out).
+absl::StatusOr<std::string> ValueOf(const json& kv) {
+  return kv.contains("value") ? DecodeB64(kv["value"], "value") : std::string();
+}
+
 }  // namespace
 
 std::string EtcdEndpoint::ToString() const {
@@ -202,9 +208,7 @@ absl::StatusOr<std::string> EtcdStore::Get(std::string_view key_view) {
   if (!answer.ok()) return answer.status();
   const json& kvs = (*answer)["kvs"];
   if (!kvs.is_array() || kvs.empty()) return absl::NotFoundError(absl::StrCat(key, ": no such key"));
-  // An empty value is omitted from the answer.
-  if (!kvs[0].contains("value")) return std::string();
-  return DecodeB64(kvs[0]["value"], "value");
+  return ValueOf(kvs[0]);
 }
 
 absl::Status EtcdStore::Put(std::string_view key, std::string_view value) { return Write(key, value, false); }
@@ -295,11 +299,13 @@ absl::Status EtcdStore::Delete(std::string_view key_view) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> EtcdStore::Scan(std::string_view prefix) {
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> EtcdStore::Range(std::string_view prefix,
+                                                                                  bool keys_only) {
   if (absl::Status s = ValidateStoreKeyPrefix(prefix); !s.ok()) return s;
   const std::string from = Full(prefix);
-  absl::StatusOr<json> answer =
-      Call("/v3/kv/range", {{"key", B64(from)}, {"range_end", B64(PrefixEnd(from))}, {"sort_order", "ASCEND"}});
+  json request = {{"key", B64(from)}, {"range_end", B64(PrefixEnd(from))}, {"sort_order", "ASCEND"}};
+  if (keys_only) request["keys_only"] = true;
+  absl::StatusOr<json> answer = Call("/v3/kv/range", request);
   if (!answer.ok()) return answer.status();
   std::vector<std::pair<std::string, std::string>> out;
   const json& kvs = (*answer)["kvs"];
@@ -308,30 +314,23 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> EtcdStore::Scan
   for (const json& kv : kvs) {
     absl::StatusOr<std::string> full = DecodeB64(kv.value("key", json()), "key");
     if (!full.ok()) return full.status();
-    // An empty value is left out of the answer.
-    absl::StatusOr<std::string> value = kv.contains("value") ? DecodeB64(kv["value"], "value") : std::string();
+    absl::StatusOr<std::string> value = ValueOf(kv);
     if (!value.ok()) return value.status();
     out.emplace_back(full->substr(options_.prefix.size()), *std::move(value));
   }
   return out;
 }
 
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> EtcdStore::Scan(std::string_view prefix) {
+  return Range(prefix, /*keys_only=*/false);
+}
+
 absl::StatusOr<std::vector<std::string>> EtcdStore::List(std::string_view prefix) {
-  if (absl::Status s = ValidateStoreKeyPrefix(prefix); !s.ok()) return s;
-  const std::string from = Full(prefix);
-  absl::StatusOr<json> answer = Call(
-      "/v3/kv/range",
-      {{"key", B64(from)}, {"range_end", B64(PrefixEnd(from))}, {"keys_only", true}, {"sort_order", "ASCEND"}});
-  if (!answer.ok()) return answer.status();
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> range = Range(prefix, /*keys_only=*/true);
+  if (!range.ok()) return range.status();
   std::vector<std::string> keys;
-  const json& kvs = (*answer)["kvs"];
-  if (!kvs.is_array()) return keys;
-  keys.reserve(kvs.size());
-  for (const json& kv : kvs) {
-    absl::StatusOr<std::string> full = DecodeB64(kv.value("key", json()), "key");
-    if (!full.ok()) return full.status();
-    keys.push_back(full->substr(options_.prefix.size()));
-  }
+  keys.reserve(range->size());
+  for (auto& [key, value] : *range) keys.push_back(std::move(key));
   return keys;
 }
 

@@ -103,6 +103,9 @@ class EtcdStore final : public Store {
   // the members in turn, and returns the answer of the first that gives
   // one: the parsed JSON of a 200, or an error naming what etcd said.
   absl::StatusOr<nlohmann::json> Call(std::string_view path, const nlohmann::json& body);
+  // Range reads the keys starting with `prefix`, sorted, with their values
+  // unless `keys_only` (then every value is ""): List and Scan.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Range(std::string_view prefix, bool keys_only);
   // Write is Put and Create: the txn described at the top of this file.
   absl::Status Write(std::string_view key, std::string_view value, bool create);
   // Clash finds a stored key that `key` clashes with (a whole-segment
