@@ -63,15 +63,13 @@ struct TunnelEnv {
   GatewayMetrics* metrics = nullptr;
   // Called on the control worker when the tunnel has closed.
   std::function<void(uint64_t tunnel_id)> on_closed;
-  // Dialer only: called on the control worker to dial lane `index` again
-  // after it was lost (the manager redials with backoff until it is up or
-  // the tunnel closes).
-  std::function<void(std::shared_ptr<Tunnel>, uint16_t index)> redial_lane;
-  // Dialer only: called on the control worker to dial a new connection of
-  // lane `index` while connection `generation` is still up, and hand it to
-  // ReplaceLane (make-before-break rotation). The manager gives up if the
-  // dial fails while the old connection is still up.
-  std::function<void(std::shared_ptr<Tunnel>, uint16_t index, uint16_t generation)> rotate_lane;
+  // Dialer only: called on the control worker to dial lane `index`
+  // (TunnelManager::KeepLaneUp): again after it was lost (no `replacing`;
+  // with backoff until it is up or the tunnel closes), or, with
+  // `replacing`, once while that connection is still up, to hand the new
+  // one to ReplaceLane (make-before-break; given up if the dial fails while
+  // the old connection is still up).
+  std::function<void(std::shared_ptr<Tunnel>, uint16_t index, std::optional<uint16_t> replacing)> dial_lane;
   // The gateway-wide budget for flow window growth (control worker only);
   // each tunnel's own budget nests in it.
   std::shared_ptr<WindowBudget> window_budget;

@@ -97,11 +97,8 @@ TunnelManager::TunnelManager(WorkerPool& workers, TunnelEnv env, std::shared_ptr
       tls_(std::move(tls)),
       cores_(cores) {
   env_.on_closed = [this](uint64_t id) { OnTunnelClosed(id); };
-  env_.redial_lane = [this](std::shared_ptr<Tunnel> tunnel, uint16_t index) {
-    asio::co_spawn(*env_.control, KeepLaneUp(std::move(tunnel), index, std::nullopt), asio::detached);
-  };
-  env_.rotate_lane = [this](std::shared_ptr<Tunnel> tunnel, uint16_t index, uint16_t generation) {
-    asio::co_spawn(*env_.control, KeepLaneUp(std::move(tunnel), index, generation), asio::detached);
+  env_.dial_lane = [this](std::shared_ptr<Tunnel> tunnel, uint16_t index, std::optional<uint16_t> replacing) {
+    asio::co_spawn(*env_.control, KeepLaneUp(std::move(tunnel), index, replacing), asio::detached);
   };
   env_.limits = &limits_;
   env_.window_budget = std::make_shared<WindowBudget>(env_.config->limits.window_budget_bytes);

@@ -56,8 +56,8 @@ void Tunnel::LoseLane(uint16_t index, const std::string& reason) {
   spdlog::warn("tunnel {} to {}: lane {} lost ({}); recovering its frames on the other lanes", id_, peer_, index,
                reason);
   CollectRemains(recovery, reason);
-  if (role_ == wire::Role::kDialer && env_.redial_lane && StartRedial(index)) {
-    env_.redial_lane(shared_from_this(), index);
+  if (role_ == wire::Role::kDialer && env_.dial_lane && StartRedial(index)) {
+    env_.dial_lane(shared_from_this(), index, std::nullopt);
   }
   if (lanes_live_ == 0) ArmGraceTimer();
   WakeLaneWaiters();  // flows waiting on the lost lane may fit elsewhere
@@ -280,10 +280,10 @@ std::string Tunnel::RetireLane(uint16_t index) {
     spdlog::info("tunnel {} to {}: lane {}: asked the peer to replace connection {}", id_, peer_, index, generation);
     return "";
   }
-  if (!env_.rotate_lane || !StartRedial(index)) return "lane " + std::to_string(index) + " is being dialed";
+  if (!env_.dial_lane || !StartRedial(index)) return "lane " + std::to_string(index) + " is being dialed";
   spdlog::info("tunnel {} to {}: lane {}: dialing a connection to replace connection {}", id_, peer_, index,
                generation);
-  env_.rotate_lane(shared_from_this(), index, generation);
+  env_.dial_lane(shared_from_this(), index, generation);
   return "";
 }
 
