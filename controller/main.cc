@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
           {.name = "braid-controller",
            .summary = "enrollment, policy push and fleet view for braid gateways",
            .config_help = "Controller configuration file (JSON)",
-           .check_help = "Validate the configuration, CA, identity and state directory, then exit"},
+           .check_help = "Validate the configuration, the CA and the identity, then exit (the state, a directory or etcd, is not opened)"},
           &cli)) {
     return *exit;
   }
